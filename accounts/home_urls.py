@@ -1,0 +1,12 @@
+"""The two areas: /staff/ and /portal/, and / sending each user to theirs."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False), name="root"),
+    path("staff/", include("accounts.staff_urls")),
+    path("portal/", include("accounts.portal_urls")),
+]

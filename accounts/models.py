@@ -1,0 +1,73 @@
+"""Who logs in: staff (owner/admin, support) and the users of customer accounts."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner / admin"
+    SUPPORT = "support", "Support"
+    CUSTOMER = "customer", "Customer"
+
+
+class Customer(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    name = models.CharField(max_length=200)
+    contact_email = models.EmailField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class User(AbstractUser):
+    """One role per user. Customer users belong to exactly one Customer; staff to none.
+
+    Owners are Django superusers (admin site, provider secrets, prices); support staff see
+    customers and inventory but never secrets or prices; customers see only the portal.
+    """
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CUSTOMER)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="customer_users_have_a_customer",
+                condition=(Q(role="customer", customer__isnull=False) | (~Q(role="customer") & Q(customer__isnull=True))),
+            )
+        ]
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER
+
+    @property
+    def is_support(self) -> bool:
+        return self.role == Role.SUPPORT
+
+    @property
+    def is_staff_member(self) -> bool:
+        return self.role in (Role.OWNER, Role.SUPPORT)
+
+    @property
+    def is_customer_user(self) -> bool:
+        return self.role == Role.CUSTOMER
+
+    def home_url_name(self) -> str:
+        return "staff:home" if self.is_staff_member else "portal:home"

@@ -1,0 +1,67 @@
+"""Staff area: the dashboard and customer management."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+
+from accounts import selectors, services
+from accounts.access import staff_required
+from accounts.models import Customer
+from accounts.staff_forms import CustomerForm
+
+
+def _get_customer_for_staff(customer_id: int) -> Customer:
+    return get_object_or_404(Customer, pk=customer_id)
+
+
+@staff_required
+def home(request):
+    customers = selectors.customers_for_staff()
+    return render(
+        request,
+        "staff/home.html",
+        {"customer_count": customers.count(), "active_count": customers.filter(status="active").count()},
+    )
+
+
+@staff_required
+def customer_list(request):
+    search = request.GET.get("q", "").strip()
+    customers = selectors.customers_for_staff(search=search)
+    template = "staff/customer_list.html#rows" if request.htmx else "staff/customer_list.html"
+    return render(request, template, {"customers": customers, "q": search})
+
+
+@staff_required
+def customer_create(request):
+    form = CustomerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        customer = services.customer_create(
+            name=form.cleaned_data["name"],
+            contact_email=form.cleaned_data["contact_email"],
+            notes=form.cleaned_data["notes"],
+            actor=request.user,
+        )
+        if form.cleaned_data["status"] != customer.status:
+            services.customer_update(customer=customer, status=form.cleaned_data["status"], actor=request.user)
+        messages.success(request, f"Customer {customer.name} created.")
+        return redirect("staff:customer-detail", customer_id=customer.pk)
+    return render(request, "staff/customer_form.html", {"form": form, "title": "New customer"})
+
+
+@staff_required
+def customer_detail(request, customer_id: int):
+    customer = _get_customer_for_staff(customer_id)
+    return render(request, "staff/customer_detail.html", {"customer": customer, "users": customer.users.all()})
+
+
+@staff_required
+def customer_edit(request, customer_id: int):
+    customer = _get_customer_for_staff(customer_id)
+    form = CustomerForm(request.POST or None, instance=Customer.objects.get(pk=customer.pk))
+    if request.method == "POST" and form.is_valid():
+        services.customer_update(customer=customer, actor=request.user, **form.cleaned_data)
+        messages.success(request, "Customer saved.")
+        return redirect("staff:customer-detail", customer_id=customer.pk)
+    return render(request, "staff/customer_form.html", {"form": form, "title": f"Edit {customer.name}"})
