@@ -49,7 +49,9 @@ class User(AbstractUser):
         constraints = [
             models.CheckConstraint(
                 name="customer_users_have_a_customer",
-                condition=(Q(role="customer", customer__isnull=False) | (~Q(role="customer") & Q(customer__isnull=True))),
+                condition=(
+                    Q(role="customer", customer__isnull=False) | (~Q(role="customer") & Q(customer__isnull=True))
+                ),
             )
         ]
 

@@ -37,14 +37,7 @@ def customer_list(request):
 def customer_create(request):
     form = CustomerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        customer = services.customer_create(
-            name=form.cleaned_data["name"],
-            contact_email=form.cleaned_data["contact_email"],
-            notes=form.cleaned_data["notes"],
-            actor=request.user,
-        )
-        if form.cleaned_data["status"] != customer.status:
-            services.customer_update(customer=customer, status=form.cleaned_data["status"], actor=request.user)
+        customer = services.customer_create(actor=request.user, **form.cleaned_data)
         messages.success(request, f"Customer {customer.name} created.")
         return redirect("staff:customer-detail", customer_id=customer.pk)
     return render(request, "staff/customer_form.html", {"form": form, "title": "New customer"})

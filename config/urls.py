@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from config import health
+from ops import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),

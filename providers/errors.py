@@ -81,3 +81,11 @@ class UnknownOutcomeError(ProviderError):
 
 class MalformedResponseError(ProviderError):
     """The upstream answered, but not with the documented shape."""
+
+
+class TrialNotEnabledError(ForbiddenError):
+    """403 on the proxy shop's `trial`: trials are not enabled for this API key (normal, not a fault)."""
+
+
+class CouponRejectedError(InvalidRequestError):
+    """400: the coupon is unknown or expired; nothing was charged."""

@@ -1,15 +1,59 @@
-"""The shared cast (owner, support, two customers) and the sandbox behind `responses`."""
+"""The shared cast (owner, support, customer A and B), the sandbox behind `responses`, and server fixtures."""
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
+from accounts.models import Role
 from providers.sandbox import SandboxApp
 from providers.sandbox.testing import sandbox_behind_responses
+from tests.factories import CustomerFactory, UserFactory
 
+# Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return [
+        f"database: {database}; broker: {settings.CELERY_BROKER_URL.split('@')[-1]}",
+        f"redis: {os.environ.get('REDIS_URL', 'not started')}; chromium: {shutil.which('chromium') or 'not installed'}",
+    ]
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(username="owner", role=Role.OWNER, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def support(db):
+    return UserFactory(username="support", role=Role.SUPPORT)
+
+
+@pytest.fixture
+def customer_a(db):
+    return CustomerFactory(name="Alice Analytics Ltd")
+
+
+@pytest.fixture
+def customer_b(db):
+    return CustomerFactory(name="Bob's Sneaker Bots")
+
+
+@pytest.fixture
+def alice(customer_a):
+    return UserFactory(username="alice", customer=customer_a)
+
+
+@pytest.fixture
+def bob(customer_b):
+    return UserFactory(username="bob", customer=customer_b)
 
 
 @pytest.fixture
@@ -26,3 +70,15 @@ def live_sandbox():
 
     with start_sandbox_process(seed=1) as root:
         yield root
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The Redis that `make test` started; a missing server is a failure, never a skip."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.fail("REDIS_URL is not set: run this test through `make test`, which starts Redis.")
+    import redis
+
+    redis.Redis.from_url(url).ping()
+    return url

@@ -1,4 +1,4 @@
-"""`/healthz`: answers 200 only when the database and the Celery broker both answer."""
+"""`/healthz`: 200 only when the database and the Celery broker answer; reports the last worker heartbeat."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
+from ops.models import WorkerHeartbeat
 
 
 def _check_database() -> str:
@@ -34,4 +35,12 @@ def healthz(request):
         except Exception as exc:  # any failure is "unhealthy", reported by type only
             checks[name] = f"error: {type(exc).__name__}"
             healthy = False
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+    beat = WorkerHeartbeat.objects.filter(name="worker").first() if checks["database"] == "ok" else None
+    return JsonResponse(
+        {
+            "status": "ok" if healthy else "error",
+            "checks": checks,
+            "worker_seen_at": beat.seen_at.isoformat() if beat else None,
+        },
+        status=200 if healthy else 503,
+    )

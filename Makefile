@@ -1,0 +1,53 @@
+# The two commands: `make run` (embedded demo) and `make test` (the whole suite on real servers).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+SANDBOX_PORT ?= 8100
+export DEBUG ?= true
+
+.PHONY: install run test test-fast lint format bench check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the pinned requirements
+
+run: install ## migrate SQLite, seed the demo, start sandbox + web + worker + beat
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Open http://127.0.0.1:$(PORT)/accounts/login/  (Ctrl-C stops everything)"
+	@echo ""
+	WEB_PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/honcho -f Procfile.dev start
+
+test: install ## lint, then the whole suite against PostgreSQL, Redis and Chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	bash scripts/with-test-services.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install ## the quick loop: SQLite, no servers, no browser
+	$(BIN)/python -m pytest -m "not e2e and not redis" -p no:playwright -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=false SECRET_KEY=lint-only-$$(printf 'x%.0s' {1..60}) \
+	  FIELD_ENCRYPTION_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+	  ALLOWED_HOSTS=example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## benchmarks under bench/ print their figures
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf var staticfiles

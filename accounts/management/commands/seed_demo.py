@@ -1,0 +1,54 @@
+"""Idempotent demo data for the embedded default: staff, two customers and their logins."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import Customer, Role, User
+
+DEMO_CUSTOMERS = [
+    {"login": "alice", "name": "Alice Analytics Ltd", "email": "alice@example.com"},
+    {"login": "bob", "name": "Bob's Sneaker Bots", "email": "bob@example.com"},
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo logins (owner, support, alice, bob) and customers; safe to run again."
+
+    def handle(self, *args, **options):
+        if not settings.DEMO_MODE:
+            raise CommandError("seed_demo only runs in demo mode (DEBUG=true or DEMO_MODE=true), never in production.")
+        with transaction.atomic():
+            self._user("owner", "owner@example.com", Role.OWNER, superuser=True)
+            self._user("support", "support@example.com", Role.SUPPORT)
+            for spec in DEMO_CUSTOMERS:
+                customer, _ = Customer.objects.get_or_create(
+                    name=spec["name"], defaults={"contact_email": spec["email"]}
+                )
+                self._user(spec["login"], spec["email"], Role.CUSTOMER, customer=customer)
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {settings.DEMO_PASSWORD}):"))
+        for line in (
+            "  owner    owner / admin: /staff/ and /admin/",
+            "  support  support staff: /staff/",
+            "  alice    customer Alice Analytics Ltd: /portal/",
+            "  bob      customer Bob's Sneaker Bots: /portal/",
+        ):
+            self.stdout.write(line)
+
+    def _user(self, username: str, email: str, role: str, *, customer=None, superuser: bool = False) -> User:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={
+                "email": email,
+                "role": role,
+                "customer": customer,
+                "is_staff": superuser,
+                "is_superuser": superuser,
+            },
+        )
+        if created:
+            user.set_password(settings.DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        return user

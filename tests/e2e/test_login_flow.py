@@ -1,0 +1,44 @@
+"""A customer signs in through a real browser and lands in the portal; staff land in the staff area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from tests.factories import PASSWORD
+
+
+def sign_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_customer_signs_in_and_sees_the_portal(page, live_server, alice, output_path):
+    sign_in(page, live_server, "alice")
+    expect(page).to_have_url(f"{live_server.url}/portal/")
+    expect(page.get_by_role("heading", name="Welcome, Alice Analytics Ltd")).to_be_visible()
+    expect(page.get_by_role("link", name="My proxies")).to_be_visible()
+    expect(page.get_by_role("link", name="Customers")).to_have_count(0)
+    screenshot = Path(output_path) / "portal.png"
+    page.screenshot(path=screenshot, full_page=True)
+    assert screenshot.stat().st_size > 0
+
+
+def test_a_wrong_password_shows_a_clear_message(page, live_server, alice):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Please enter a correct username and password")
+
+
+def test_support_searches_customers_with_htmx(page, live_server, support, customer_a, customer_b):
+    sign_in(page, live_server, "support")
+    expect(page).to_have_url(f"{live_server.url}/staff/")
+    page.get_by_role("navigation").get_by_role("link", name="Customers").click()
+    page.get_by_label("Search customers").fill("bob")
+    expect(page.locator("#customer-rows")).to_contain_text("Bob's Sneaker Bots")
+    expect(page.locator("#customer-rows")).not_to_contain_text("Alice Analytics")

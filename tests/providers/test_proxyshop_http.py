@@ -1,0 +1,42 @@
+"""The proxy shop client against `run_sandbox` over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from providers import errors
+from providers.clients.proxyshop import Client
+
+
+@pytest.fixture
+def client(live_sandbox):
+    # The live sandbox is shared by the session: give this test enough money whatever ran before.
+    requests.post(f"{live_sandbox}/_sandbox/balance", json={"provider": "shop", "amount_cents": 100_000}, timeout=5)
+    return Client(f"{live_sandbox}/shop", "rk_sandbox", timeout=(5, 10))
+
+
+def test_it_purchases_and_lists_over_http(client):
+    result = client.purchase("nlams7shared", quantity=2, coupon_code="WELCOME10")
+    assert len(result.subscription_ids) == 2
+    listed = {sub.id: sub for sub in client.subscriptions()}
+    for sub_id in result.subscription_ids:
+        assert listed[sub_id].status == "active"
+        assert listed[sub_id].credentials.username in listed[sub_id].protocols.http
+
+
+def test_a_dropped_connection_after_a_purchase_is_an_unknown_outcome_over_http(live_sandbox, client):
+    before = {sub.id for sub in client.subscriptions()}
+    rule = {"provider": "shop", "match": "POST purchase", "kind": "lost_response", "times": 1}
+    requests.post(f"{live_sandbox}/_sandbox/faults", json={"rules": [rule]}, timeout=5)
+    try:
+        with pytest.raises(errors.UnknownOutcomeError):
+            client.purchase("nlams7shared")
+    finally:
+        requests.post(f"{live_sandbox}/_sandbox/faults", json={"rules": []}, timeout=5)
+    assert len({sub.id for sub in client.subscriptions()} - before) == 1
+
+
+def test_it_refuses_a_wrong_key_over_http(live_sandbox):
+    with pytest.raises(errors.AuthenticationError):
+        Client(f"{live_sandbox}/shop", "rk_nope").plans()
