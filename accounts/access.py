@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
 
-def staff_required(view):
-    """Owner or support; customers get 403."""
+def _role_required(allowed: Callable[[object], bool], refusal: str):
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not allowed(request.user):
+                raise PermissionDenied(refusal)
+            return view(request, *args, **kwargs)
 
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_staff_member:
-            raise PermissionDenied("Staff only.")
-        return view(request, *args, **kwargs)
+        return wrapped
 
-    return wrapped
-
-
-def owner_required(view):
-    """Owner/admin only: provider secrets, prices, money corrections."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_owner:
-            raise PermissionDenied("Owner only.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+    return decorator
 
 
-def customer_required(view):
-    """A customer user of an active customer; staff are sent to their own area by the caller."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_customer_user:
-            raise PermissionDenied("The portal is for customer logins.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+# Owner or support; customers get 403.
+staff_required = _role_required(lambda user: user.is_staff_member, "Staff only.")
+# Owner/admin only: provider secrets, prices, money corrections.
+owner_required = _role_required(lambda user: user.is_owner, "Owner only.")
+# Customer logins only: staff use /staff/.
+customer_required = _role_required(lambda user: user.is_customer_user, "The portal is for customer logins.")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Customer, Role, User
 from ops import audit
@@ -47,4 +52,25 @@ def customer_user_create(
     audit.record(
         action="customer.login_create", actor=actor, target=user, customer=customer, data={"username": username}
     )
+    return user
+
+
+@transaction.atomic
+def customer_login_invite(*, customer: Customer, username: str, email: str, actor: User, request) -> User:
+    """Add a login to a customer and email it a link to choose its password.
+
+    Django's reset form skips users without a usable password, so the invitation builds the same
+    one-time link itself.
+    """
+    user = customer_user_create(customer=customer, username=username, email=email, password=None, actor=actor)
+    context = {
+        "user": user,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user),
+        "protocol": "https" if request.is_secure() else "http",
+        "domain": request.get_host(),
+    }
+    subject = render_to_string("registration/invite_subject.txt", context).strip()
+    body = render_to_string("registration/invite_email.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
     return user

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.access import staff_required
 from accounts.models import Customer
-from accounts.staff_forms import CustomerForm
+from accounts.staff_forms import CustomerForm, CustomerLoginForm
 
 
 def _get_customer_for_staff(customer_id: int) -> Customer:
@@ -46,7 +47,30 @@ def customer_create(request):
 @staff_required
 def customer_detail(request, customer_id: int):
     customer = _get_customer_for_staff(customer_id)
-    return render(request, "staff/customer_detail.html", {"customer": customer, "users": customer.users.all()})
+    return render(
+        request,
+        "staff/customer_detail.html",
+        {"customer": customer, "users": customer.users.all(), "login_form": CustomerLoginForm()},
+    )
+
+
+@staff_required
+@require_POST
+def customer_login_add(request, customer_id: int):
+    customer = _get_customer_for_staff(customer_id)
+    form = CustomerLoginForm(request.POST)
+    if form.is_valid():
+        user = services.customer_login_invite(
+            customer=customer, actor=request.user, request=request, **form.cleaned_data
+        )
+        messages.success(request, f"Login {user.username} added; we emailed {user.email} a link to choose a password.")
+        return redirect("staff:customer-detail", customer_id=customer.pk)
+    return render(
+        request,
+        "staff/customer_detail.html",
+        {"customer": customer, "users": customer.users.all(), "login_form": form},
+        status=400,
+    )
 
 
 @staff_required

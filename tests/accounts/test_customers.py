@@ -50,3 +50,35 @@ def test_it_searches_customers_and_answers_htmx_with_rows_only(client, support, 
 def test_it_answers_404_for_an_unknown_customer(client, support):
     client.force_login(support)
     assert client.get("/staff/customers/999999/").status_code == 404
+
+
+def test_it_adds_a_login_and_emails_an_invitation(
+    client, support, customer_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    client.force_login(support)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/staff/customers/{customer_a.pk}/logins/", {"username": "carol", "email": "carol@example.com"}
+        )
+    assert response.status_code == 302
+    login = customer_a.users.get(username="carol")
+    assert not login.has_usable_password()
+    assert login.role == "customer"
+    assert len(mailoutbox) == 1
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/accounts/reset/" in line)
+    client.logout()
+    form_page = client.get(link.split("testserver", 1)[1], follow=True)
+    client.post(
+        form_page.redirect_chain[-1][0], {"new_password1": "carols-pass-2468", "new_password2": "carols-pass-2468"}
+    )
+    login.refresh_from_db()
+    assert login.check_password("carols-pass-2468")
+    assert AuditEvent.objects.filter(action="customer.login_create", customer=customer_a).exists()
+
+
+def test_it_refuses_a_taken_username(client, support, customer_a, alice, mailoutbox):
+    client.force_login(support)
+    response = client.post(f"/staff/customers/{customer_a.pk}/logins/", {"username": "ALICE", "email": "x@example.com"})
+    assert response.status_code == 400
+    assert b"That username is taken." in response.content
+    assert not mailoutbox
