@@ -119,10 +119,15 @@ class BaseClient:
         json_body: Any = None,
         authenticated: bool = True,
         expect_json: bool = True,
+        safe: bool | None = None,
     ) -> Any:
-        """Send one request (retrying only when that is safe) and return the decoded JSON body."""
+        """Send one request (retrying only when that is safe) and return the decoded JSON body.
+
+        `safe` defaults to "the method is GET, HEAD or OPTIONS"; pass False for a GET that
+        changes state, so it is sent once and a lost answer is an unknown outcome.
+        """
         method = method.upper()
-        safe = method in SAFE_METHODS
+        safe = method in SAFE_METHODS if safe is None else safe
         headers = {"Accept": "application/json"}
         if authenticated:
             self._prepare(headers)

@@ -6,6 +6,7 @@ clock, a lock around all state, fault rules, and the `/_sandbox/*` control endpo
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import random
@@ -321,7 +322,5 @@ def _is_loopback(address: str | None) -> bool:
 def _drop_connection(environ: dict) -> None:
     sock = environ.get("werkzeug.socket")
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
