@@ -29,7 +29,9 @@ run: install ## migrate SQLite, seed the demo, start sandbox + web + worker + be
 test: install ## lint, then the whole suite against PostgreSQL, Redis and Chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	bash scripts/with-test-services.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+	# --reuse-db: the PostgreSQL cluster is new on every run and thrown away after it, so there is
+	# nothing to reuse and nothing to drop (dropping races Playwright's greenlet-held connection).
+	bash scripts/with-test-services.sh $(BIN)/python -m pytest --reuse-db $(PYTEST_ARGS)
 
 test-fast: install ## the quick loop: SQLite, no servers, no browser
 	$(BIN)/python -m pytest -m "not e2e and not redis" -p no:playwright -q $(PYTEST_ARGS)
