@@ -1,0 +1,61 @@
+"""Our accounts at the upstream providers; their secrets are encrypted at rest and never shown."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from providers import crypto
+
+
+class ProviderKind(models.TextChoices):
+    UNKNOWN_PROXIES = "unknownproxies", "Unknown Proxies"
+    PROXY_SHOP = "shop", "Proxy shop"
+    IPROXY = "iproxy", "iProxy.online"
+
+
+# The real upstream base URLs: an account points here unless the operator chooses the sandbox.
+DEFAULT_BASE_URLS = {
+    ProviderKind.UNKNOWN_PROXIES: "https://api.unknownproxies.com/api/v1",
+    ProviderKind.PROXY_SHOP: "",  # white-label: every shop has its own domain
+    ProviderKind.IPROXY: "https://iproxy.online/api/console/v1",
+}
+
+
+class ProviderAccount(models.Model):
+    """One login at one upstream. `username` is used by Unknown Proxies (Basic auth) only."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=ProviderKind.choices)
+    base_url = models.URLField(max_length=300)
+    username = models.CharField(max_length=200, blank=True)
+    secret_encrypted = models.TextField(editable=False)
+    enabled = models.BooleanField(default=True)
+    low_balance_threshold_cents = models.PositiveIntegerField(
+        default=0, help_text="Warn staff when the upstream balance falls below this (0 = never)."
+    )
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def __repr__(self) -> str:
+        return f"<ProviderAccount {self.pk} {self.kind} {self.name!r}>"
+
+    @property
+    def secret(self) -> str:
+        """The decrypted password or API key; only services read it, to build a client."""
+        return crypto.decrypt(self.secret_encrypted) if self.secret_encrypted else ""
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = crypto.encrypt(value)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)

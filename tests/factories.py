@@ -5,6 +5,8 @@ from __future__ import annotations
 import factory
 
 from accounts.models import Customer, Role, User
+from providers.models import ProviderAccount, ProviderKind
+from providers.sandbox.testing import BASE_PATHS, SANDBOX_TEST_URL
 
 PASSWORD = "test-pass-98765"
 
@@ -36,3 +38,23 @@ class UserFactory(factory.django.DjangoModelFactory):
         self.set_password(extracted or PASSWORD)
         if create:
             self.save(update_fields=["password"])
+
+
+class ProviderAccountFactory(factory.django.DjangoModelFactory):
+    """Defaults point at the sandbox behind `responses` (the `sandbox` fixture)."""
+
+    class Meta:
+        model = ProviderAccount
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Account {n}")
+    kind = ProviderKind.IPROXY
+    base_url = factory.LazyAttribute(lambda account: SANDBOX_TEST_URL + BASE_PATHS[account.kind])
+    username = factory.LazyAttribute(lambda account: "sandbox" if account.kind == ProviderKind.UNKNOWN_PROXIES else "")
+
+    @factory.post_generation
+    def secret(self, create, extracted, **kwargs):
+        default = {"unknownproxies": "sandbox-pass", "shop": "rk_sandbox", "iproxy": "sandbox-key"}[self.kind]
+        self.secret = extracted if extracted is not None else default
+        if create:
+            self.save(update_fields=["secret_encrypted"])

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Customer, User
+from providers.models import ProviderAccount
 
 
 def test_it_creates_the_demo_logins_idempotently(db, settings, capsys):
@@ -24,3 +25,17 @@ def test_it_refuses_to_run_outside_demo_mode(db, settings):
     with pytest.raises(CommandError, match="only runs in demo mode"):
         call_command("seed_demo")
     assert not User.objects.exists()
+
+
+def test_it_points_the_demo_provider_accounts_at_the_sandbox(db, settings):
+    settings.DEMO_MODE = True
+    settings.SANDBOX_URL = "http://127.0.0.1:8100"
+    call_command("seed_demo")
+    accounts = {account.kind: account for account in ProviderAccount.objects.all()}
+    assert set(accounts) == {"unknownproxies", "shop", "iproxy"}
+    assert accounts["shop"].base_url == "http://127.0.0.1:8100/shop"
+    assert accounts["iproxy"].secret == "sandbox-key"
+    settings.SANDBOX_URL = "http://127.0.0.1:9100"
+    call_command("seed_demo")
+    assert ProviderAccount.objects.count() == 3
+    assert ProviderAccount.objects.get(kind="unknownproxies").base_url == "http://127.0.0.1:9100/unknownproxies/api/v1"

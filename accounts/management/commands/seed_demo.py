@@ -7,6 +7,26 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Customer, Role, User
+from providers.models import ProviderAccount
+
+# The sandbox's demo credentials (shared/provider-api/SANDBOX.md).
+DEMO_PROVIDER_ACCOUNTS = [
+    {
+        "name": "Sandbox Unknown Proxies",
+        "kind": "unknownproxies",
+        "path": "/unknownproxies/api/v1",
+        "username": "sandbox",
+        "secret": "sandbox-pass",
+    },
+    {"name": "Sandbox proxy shop", "kind": "shop", "path": "/shop", "username": "", "secret": "rk_sandbox"},
+    {
+        "name": "Sandbox iProxy",
+        "kind": "iproxy",
+        "path": "/iproxy/api/console/v1",
+        "username": "",
+        "secret": "sandbox-key",
+    },
+]
 
 DEMO_CUSTOMERS = [
     {"login": "alice", "name": "Alice Analytics Ltd", "email": "alice@example.com"},
@@ -23,6 +43,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             self._user("owner", "owner@example.com", Role.OWNER, superuser=True)
             self._user("support", "support@example.com", Role.SUPPORT)
+            for spec in DEMO_PROVIDER_ACCOUNTS:
+                self._provider_account(spec)
             for spec in DEMO_CUSTOMERS:
                 customer, _ = Customer.objects.get_or_create(
                     name=spec["name"], defaults={"contact_email": spec["email"]}
@@ -34,8 +56,20 @@ class Command(BaseCommand):
             "  support  support staff: /staff/",
             "  alice    customer Alice Analytics Ltd: /portal/",
             "  bob      customer Bob's Sneaker Bots: /portal/",
+            f"Provider accounts point at the sandbox on {settings.SANDBOX_URL}.",
         ):
             self.stdout.write(line)
+
+    def _provider_account(self, spec: dict) -> None:
+        base_url = settings.SANDBOX_URL.rstrip("/") + spec["path"]
+        existing = ProviderAccount.objects.filter(name=spec["name"]).first()
+        if existing:
+            # Follow the sandbox to another port; keep whatever else staff changed.
+            ProviderAccount.objects.filter(pk=existing.pk).update(base_url=base_url)
+            return
+        account = ProviderAccount(name=spec["name"], kind=spec["kind"], base_url=base_url, username=spec["username"])
+        account.secret = spec["secret"]
+        account.save()
 
     def _user(self, username: str, email: str, role: str, *, customer=None, superuser: bool = False) -> User:
         user, created = User.objects.get_or_create(

@@ -1,0 +1,48 @@
+"""Staff form for provider accounts: the secret is write-only (never rendered back)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from providers.models import ProviderAccount, ProviderKind
+
+
+class ProviderAccountForm(forms.ModelForm):
+    secret = forms.CharField(
+        label="Password or API key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: it is encrypted and never shown again.",
+    )
+
+    base_url = forms.URLField(
+        max_length=300,
+        assume_scheme="https",
+        help_text="The provider's API base URL, or the sandbox's (e.g. http://127.0.0.1:8100/shop).",
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["name", "kind", "base_url", "username", "enabled", "low_balance_threshold_cents"]
+        help_texts = {
+            "username": "Unknown Proxies only (Basic auth user).",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.has_secret:
+            self.fields[
+                "secret"
+            ].help_text = "A secret is stored. Leave blank to keep it; type a new one to replace it."
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if not cleaned.get("secret") and not (self.instance.pk and self.instance.has_secret):
+            self.add_error("secret", "Enter the password or API key for this account.")
+        if kind == ProviderKind.UNKNOWN_PROXIES and not cleaned.get("username"):
+            self.add_error("username", "Unknown Proxies needs the Basic auth username.")
+        if kind and kind != ProviderKind.UNKNOWN_PROXIES and cleaned.get("username"):
+            self.add_error("username", "Only Unknown Proxies accounts use a username; leave it empty.")
+        return cleaned

@@ -1,0 +1,139 @@
+"""Provider accounts: create, change, check and rotate keys; the one place that builds clients from accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from ops import audit
+from providers import crypto, errors
+from providers.clients import iproxy, proxyshop, unknownproxies
+from providers.clients.base import BaseClient
+from providers.models import ProviderAccount, ProviderKind
+
+EDITABLE_FIELDS = ("name", "kind", "base_url", "username", "enabled", "low_balance_threshold_cents")
+
+
+def client_for_account(account: ProviderAccount, **options) -> BaseClient:
+    """A client for this account's kind, base URL and decrypted credentials."""
+    if account.kind == ProviderKind.UNKNOWN_PROXIES:
+        return unknownproxies.Client(account.base_url, account.username, account.secret, **options)
+    if account.kind == ProviderKind.PROXY_SHOP:
+        return proxyshop.Client(account.base_url, account.secret, **options)
+    if account.kind == ProviderKind.IPROXY:
+        return iproxy.Client(account.base_url, account.secret, **options)
+    raise ValueError(f"unknown provider kind {account.kind!r}")
+
+
+@transaction.atomic
+def provider_account_create(*, actor: User | None, secret: str, **fields) -> ProviderAccount:
+    """Add an upstream account; the secret is encrypted before it is stored."""
+    account = ProviderAccount(**{key: fields[key] for key in EDITABLE_FIELDS if key in fields})
+    account.secret = secret
+    account.full_clean()
+    account.save()
+    audit.record(action="provider_account.create", actor=actor, target=account, data=_audit_fields(fields))
+    return account
+
+
+@transaction.atomic
+def provider_account_update(
+    *, account: ProviderAccount, actor: User | None, secret: str = "", **changes
+) -> ProviderAccount:
+    """Change an account; an empty `secret` keeps the stored one (secrets are write-only)."""
+    account = ProviderAccount.objects.select_for_update().get(pk=account.pk)
+    changed = {key: value for key, value in changes.items() if key in EDITABLE_FIELDS}
+    for key, value in changed.items():
+        setattr(account, key, value)
+    if secret:
+        account.secret = secret
+    account.full_clean()
+    account.save()
+    data = _audit_fields(changed) | ({"secret": "changed"} if secret else {})
+    audit.record(action="provider_account.update", actor=actor, target=account, data=data)
+    return account
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    ok: bool
+    message: str
+    balance_cents: int | None = None
+
+
+def provider_account_check(*, account: ProviderAccount, actor: User | None = None) -> AccountCheck:
+    """Make one cheap read upstream with the stored credentials and record the outcome on the account."""
+    balance = None
+    try:
+        client = client_for_account(account)
+        if isinstance(client, unknownproxies.Client):
+            pools = client.list_pools()
+            message = f"Connected: {len(pools)} residential pools."
+        elif isinstance(client, proxyshop.Client):
+            plans = client.plans()
+            message = f"Connected: {len(plans)} plans on sale."
+        else:
+            me = client.me()
+            balance = me.balance_cents
+            message = f"Connected as {me.username}; balance {me.balance}."
+        result = AccountCheck(ok=True, message=message, balance_cents=balance)
+    except (errors.ProviderError, crypto.SecretUnreadable) as exc:
+        result = AccountCheck(ok=False, message=str(exc))
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        last_checked_at=timezone.now(), last_error="" if result.ok else result.message
+    )
+    audit.record(
+        action="provider_account.check", actor=actor, target=account, data={"ok": result.ok, "message": result.message}
+    )
+    return result
+
+
+def iproxy_api_key_rotate(*, account: ProviderAccount, actor: User | None) -> None:
+    """Ask iProxy for a new API key and store it in the same step: from then on the old key answers 401.
+
+    The account row stays locked for the whole exchange so no other process uses or overwrites the key
+    halfway. If the answer is lost the old key may already be dead: the error says what to do.
+    """
+    if account.kind != ProviderKind.IPROXY:
+        raise ValueError("only iProxy accounts have a rotatable API key")
+    lost: errors.UnknownOutcomeError | None = None
+    with transaction.atomic():
+        locked = ProviderAccount.objects.select_for_update().get(pk=account.pk)
+        try:
+            new_key = client_for_account(locked).new_api_key()
+        except errors.UnknownOutcomeError as exc:
+            lost = exc
+            locked.last_error = (
+                f"{exc}. The key may have been replaced upstream: if checks now fail with 401, create a key "
+                "in the iProxy console and paste it here."
+            )
+            locked.save(update_fields=["last_error", "updated_at"])
+            audit.record(action="provider_account.api_key_rotate_unknown", actor=actor, target=locked)
+        else:
+            locked.secret = new_key.api_key
+            locked.last_error = ""
+            locked.save(update_fields=["secret_encrypted", "last_error", "updated_at"])
+            audit.record(action="provider_account.api_key_rotate", actor=actor, target=locked)
+    # Raised after the commit, so the note on the account and its audit row are kept.
+    if lost is not None:
+        raise lost
+
+
+@transaction.atomic
+def provider_secrets_reencrypt() -> int:
+    """Re-encrypt every stored secret with the current (first) key; returns how many rows changed."""
+    count = 0
+    for account in ProviderAccount.objects.select_for_update().exclude(secret_encrypted=""):
+        account.secret_encrypted = crypto.rotate(account.secret_encrypted)
+        account.save(update_fields=["secret_encrypted"])
+        count += 1
+    if count:
+        audit.record(action="provider_account.reencrypt", data={"accounts": count})
+    return count
+
+
+def _audit_fields(fields: dict) -> dict:
+    return {key: fields[key] for key in EDITABLE_FIELDS if key in fields}
