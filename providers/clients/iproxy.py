@@ -1218,17 +1218,26 @@ class Client(BaseClient):
         data = self._request("POST", self._conn(connection_id, "actionlinks"), operation=operation, json_body=body)
         return self._one(ObjectRef.parse, data, operation)
 
-    def list_action_links(self, connection_id: str) -> list[ActionLink]:
-        """Action links API 2. Get List of Action Links: GET /connections/{conn_id}/actionlinks."""
+    def list_action_links(self, connection_id: str, *, action: str | None = None) -> list[ActionLink]:
+        """Action links API 2. Get List of Action Links: GET /connections/{conn_id}/actionlinks[?action=]."""
         operation = "list action links"
-        data = self._request("GET", self._conn(connection_id, "actionlinks"), operation=operation)
+        params = self._link_filter(action, operation)
+        path = self._conn(connection_id, "actionlinks")
+        data = self._request("GET", path, operation=operation, params=params)
         return self._many(ActionLink.parse, data, "action_links", operation)
 
-    def list_all_action_links(self) -> list[ActionLink]:
-        """Action links API 3. Get List of Action Links for user: GET /actionlinks."""
+    def list_all_action_links(self, *, action: str | None = None) -> list[ActionLink]:
+        """Action links API 3. Get List of Action Links for user: GET /actionlinks[?action=]."""
         operation = "list action links by user"
-        data = self._request("GET", "actionlinks", operation=operation)
+        data = self._request("GET", "actionlinks", operation=operation, params=self._link_filter(action, operation))
         return self._many(ActionLink.parse, data, "action_links", operation)
+
+    def _link_filter(self, action: str | None, operation: str) -> dict[str, str] | None:
+        # The document names an `action` parameter (reboot or changeip) on both lists: a filter.
+        if action is None:
+            return None
+        self._check(rules.check_action_link_filter(action), operation)
+        return {"action": action}
 
     def delete_action_link(self, connection_id: str, link_id: str) -> ObjectRef:
         """Action links API 4. Delete Action Link: DELETE /connections/{conn_id}/actionlinks/{link_id}."""

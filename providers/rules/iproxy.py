@@ -437,7 +437,8 @@ def check_command_push(body: Mapping[str, object]) -> list[RuleViolation]:
     violations = _unknown(body, ("action", params_key))
     expected = COMMAND_PUSH_PARAMS.get(str(action))
     if expected is None:
-        if params_key in body:
+        # The document's example sends `"<command_name>_params": {}` with every command: empty is fine.
+        if params_key in body and body[params_key] != {}:
             violations.append(RuleViolation(params_key, f"{action} takes no params"))
         return violations
     params = body.get(params_key)
@@ -513,6 +514,8 @@ def check_proxy_access_update(body: Mapping[str, object]) -> list[RuleViolation]
         violations += ip_list("acl_inbound_ips", body["acl_inbound_ips"])
     if body.get("auth_type") == "noauth" and body.get("acl_inbound_ips") == []:
         violations.append(RuleViolation("acl_inbound_ips", "a noauth access needs at least one allowed IP"))
+    if body.get("auth_type") == "noauth" and "auth" in body:
+        violations.append(RuleViolation("auth", "a noauth access takes no login and password"))
     return violations
 
 
@@ -557,6 +560,11 @@ def check_action_link(body: Mapping[str, object]) -> list[RuleViolation]:
     if "comment" in body:
         violations += text("comment", body["comment"], low=0)
     return violations
+
+
+def check_action_link_filter(action: object) -> list[RuleViolation]:
+    """List action links: the optional `action` parameter is reboot or changeip."""
+    return one_of("action", action, ACTION_LINK_ACTIONS)
 
 
 def check_time_range(start: object, end: object) -> list[RuleViolation]:

@@ -675,7 +675,9 @@ class IProxySim(ProviderSim):
 
     @staticmethod
     def _expiry(value: str) -> float | None:
-        return None if value == rules.ZERO_TIME else parse_rfc3339(value).timestamp()
+        # The zero time however it is spelt ("...00.000Z", "+00:00") clears the expiry.
+        moment = parse_rfc3339(value)
+        return None if moment.year == 1 else moment.timestamp()
 
     def _proxy(self, cid: str, pid: str) -> dict[str, Any]:
         self._connection(cid)
@@ -694,7 +696,8 @@ class IProxySim(ProviderSim):
             body["auth_type"],
             body.get("description", ""),
             auth=body.get("auth"),
-            acl_policy=body.get("acl_inbound_policy"),
+            # As on update: an IP list without a policy gets the only documented one, never dropped.
+            acl_policy=body.get("acl_inbound_policy") or ("deny_except" if body.get("acl_inbound_ips") else None),
             acl_ips=body.get("acl_inbound_ips"),
             expires_at=self._expiry(body["expires_at"]) if "expires_at" in body else None,
         )
@@ -937,13 +940,23 @@ class IProxySim(ProviderSim):
         link = self._add_link(connection, body["action"], body.get("comment", ""))
         return json_response({"id": link["id"]}, 201)
 
-    def _list_links(self, request: Request, cid: str) -> Response:
-        self._connection(cid)
-        items = [self._link_json(request, link) for link in self.links.values() if link["connection_id"] == cid]
+    def _links(self, request: Request, cid: str | None) -> Response:
+        action = request.args.get("action")
+        if action is not None:
+            self._refuse(rules.check_action_link_filter(action))
+        items = [
+            self._link_json(request, link)
+            for link in self.links.values()
+            if cid in (None, link["connection_id"]) and action in (None, link["action"])
+        ]
         return json_response({"action_links": items})
 
+    def _list_links(self, request: Request, cid: str) -> Response:
+        self._connection(cid)
+        return self._links(request, cid)
+
     def _list_all_links(self, request: Request) -> Response:
-        return json_response({"action_links": [self._link_json(request, link) for link in self.links.values()]})
+        return self._links(request, None)
 
     def _delete_link(self, request: Request, cid: str, lid: str) -> Response:
         self._connection(cid)

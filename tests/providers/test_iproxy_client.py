@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
 import logging
+import zoneinfo
 
 import pytest
 
@@ -257,6 +260,11 @@ def test_it_pushes_every_documented_command_on_the_singular_path(client, sandbox
     assert call.request.url == f"{sandbox.base_url('iproxy')}/connection/{connection.id}/command-push"
 
 
+def test_it_pushes_a_command_with_empty_params_as_the_document_shows(client, sandbox):
+    assert client.push_command(demo(sandbox, ONLINE).id, "reboot", {}).message == "reboot command has been sent"
+    assert sent_body(sandbox.calls("POST")[0]) == {"action": "reboot", "reboot_params": {}}
+
+
 def test_it_toggles_the_proxy_with_its_params(client, sandbox):
     client.push_command(demo(sandbox, ONLINE).id, "toggle_proxy", {"enabled": False})
     assert sent_body(sandbox.calls("POST")[0]) == {"action": "toggle_proxy", "toggle_proxy_params": {"enabled": False}}
@@ -399,7 +407,8 @@ def test_it_downloads_an_openvpn_config_and_checks_its_sha1(client, sandbox):
     config = client.ovpn_config(access.connection_id, access.id)
     assert config.text.startswith("# ")
     assert "remote " in config.text and "<ca>" in config.text
-    assert len(config.sha1) == 40
+    assert config.sha1 == hashlib.sha1(config.config).hexdigest() == config.raw["config_sha1"]
+    assert base64.b64decode(config.raw["config_base64"]) == config.config
 
 
 # Statistics ----------------------------------------------------------------------------
@@ -414,6 +423,18 @@ def test_it_reads_daily_traffic_in_a_time_zone(client, sandbox):
     assert traffic.total_in_bytes == sum(d.in_bytes for d in traffic.daily_stats) > 0
     params = sandbox.calls("GET", "/traffic/by-day")[0].request.url
     assert "from=" in params and "%3A" in params and "timezone=Europe%2FLisbon" in params
+    lisbon = zoneinfo.ZoneInfo("Europe/Lisbon")
+    for day in traffic.daily_stats:
+        local = day.date.astimezone(lisbon)
+        assert (local.hour, local.minute, local.utcoffset()) == (0, 0, day.date.utcoffset())
+
+
+def test_it_url_encodes_an_offset_in_the_range(client, sandbox):
+    plus_three = dt.timezone(dt.timedelta(hours=3))
+    start = dt.datetime(2025, 7, 1, 3, tzinfo=plus_three)
+    client.uptime(demo(sandbox, ONLINE).id, start=start, end=start + dt.timedelta(days=1))
+    query = sandbox.calls("GET", "/uptime")[0].request.url.split("?", 1)[1]
+    assert query == "from=2025-07-01T00%3A00%3A00Z&to=2025-07-02T00%3A00%3A00Z"
 
 
 def test_traffic_is_the_same_for_the_same_range(client, sandbox):
@@ -424,6 +445,25 @@ def test_traffic_is_the_same_for_the_same_range(client, sandbox):
     assert first == second
     assert len(first) == 2  # one entry per proxy port
     assert len(first[0].hourly_stats) >= 20
+
+
+def test_statistics_for_a_sub_range_are_a_slice_of_a_wider_range(client, sandbox):
+    connection = demo(sandbox, ONLINE)
+    end = now().replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    wide = (end - dt.timedelta(days=7), end)
+    narrow = (end - dt.timedelta(days=3), end - dt.timedelta(days=1))
+
+    def inside(points):
+        return [p for p in points if narrow[0] <= p.date <= narrow[1]]
+
+    for read in (client.uptime, client.ip_history):
+        whole = read(connection.id, start=wide[0], end=wide[1])
+        assert read(connection.id, start=narrow[0], end=narrow[1]) == inside(whole)
+    wide_ports = client.traffic_by_hour_and_port(connection.id, start=wide[0], end=wide[1])
+    narrow_ports = client.traffic_by_hour_and_port(connection.id, start=narrow[0], end=narrow[1])
+    assert [p.port for p in narrow_ports] == [p.port for p in wide_ports]
+    for small, big in zip(narrow_ports, wide_ports, strict=True):
+        assert small.hourly_stats == tuple(inside(big.hourly_stats)) and small.hourly_stats
 
 
 def test_it_reads_uptime_and_ip_history(client, sandbox):
@@ -469,6 +509,21 @@ def test_it_creates_lists_and_deletes_action_links(client, sandbox):
     assert created.id in {item.id for item in client.list_all_action_links()}
     assert client.delete_action_link(connection.id, created.id).id == created.id
     assert client.list_action_links(connection.id) == []
+
+
+def test_it_lists_action_links_by_action(client, sandbox):
+    connection = demo(sandbox, ONLINE)
+    reboots = client.list_action_links(connection.id, action="reboot")
+    assert [link.action for link in reboots] == ["reboot"]
+    everywhere = client.list_all_action_links(action="changeip")
+    assert len(everywhere) == 2 and {link.action for link in everywhere} == {"changeip"}
+    assert sandbox.calls("GET", "/actionlinks")[-1].request.url.endswith("/actionlinks?action=changeip")
+
+
+def test_it_refuses_an_unknown_action_link_filter_before_sending(client, sandbox):
+    with pytest.raises(errors.InvalidRequestError, match="reboot, changeip"):
+        client.list_all_action_links(action="refresh")
+    assert sandbox.calls() == []
 
 
 def test_it_refuses_an_unknown_action_link_action_before_sending(client, sandbox):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from providers.rules import iproxy as rules
+from tests.providers.test_iproxy_parsing import SETTINGS
 
 # (setting, a value at the documented edge, a value one step past it); shared by the client and twin tests.
 SETTINGS_EDGES = [
@@ -14,13 +17,20 @@ SETTINGS_EDGES = [
     ("no_network_reboot_timeout_seconds", 3600, 3601),
     ("no_network_reboot_timeout_seconds", 0, -1),
     ("ip_change_airplane_mode_time_seconds", 3600, 3601),
+    ("ip_change_airplane_mode_time_seconds", 0, -1),
     ("no_network_airplane_toggle_timeout_seconds", 3600, 3601),
+    ("no_network_airplane_toggle_timeout_seconds", 0, -1),
     ("no_wifi_inet_disable_wifi_timeout_seconds", 3600, 3601),
+    ("no_wifi_inet_disable_wifi_timeout_seconds", 0, -1),
     ("no_wifi_connection_reboot_timeout_seconds", 40320, 40321),
+    ("no_wifi_connection_reboot_timeout_seconds", 0, -1),
     ("ip_change_wait_unique_attempts", 10, 11),
+    ("ip_change_wait_unique_attempts", 0, -1),
     ("ip_change_wait_unique_lookbehind_minutes", 64800, 64801),
+    ("ip_change_wait_unique_lookbehind_minutes", 0, -1),
     ("ip_change_interval_minutes", 1439, 1440),
-    ("ip_change_interval_minutes", 0, 1.5),
+    ("ip_change_interval_minutes", 0, -1),
+    ("ip_change_interval_minutes", 1, 1.5),
     ("tcp_fingerprint", "iOS", "Win11"),
     ("tcp_fingerprint", "", "win10"),
     ("dns", ["1.1.1.1", "2606:4700:4700::1111"], ["1.1.1.256"]),
@@ -60,7 +70,24 @@ def test_it_refuses_a_battery_threshold_above_95():
 
 
 def test_the_settings_table_covers_every_documented_setting():
-    assert len(rules.SETTINGS_RULES) == 21
+    assert set(rules.SETTINGS_RULES) == set(json.loads(SETTINGS))
+
+
+def test_every_ranged_setting_is_tested_at_both_edges():
+    tested = {(name, edge) for name, edge, _ in SETTINGS_EDGES if not isinstance(edge, list)}
+    ranged = {
+        "low_battery_reboot_threshold": 95,
+        "no_network_reboot_timeout_seconds": 3600,
+        "ip_change_airplane_mode_time_seconds": 3600,
+        "no_network_airplane_toggle_timeout_seconds": 3600,
+        "no_wifi_inet_disable_wifi_timeout_seconds": 3600,
+        "no_wifi_connection_reboot_timeout_seconds": 40320,
+        "ip_change_wait_unique_attempts": 10,
+        "ip_change_wait_unique_lookbehind_minutes": 64800,
+        "ip_change_interval_minutes": 1439,
+    }
+    for name, high in ranged.items():
+        assert {(name, 0), (name, high)} <= tested, name
 
 
 def test_it_refuses_an_empty_or_unknown_settings_update():
@@ -173,6 +200,8 @@ def test_it_checks_a_new_proxy_access(body, field):
         ({"expires_at": rules.ZERO_TIME}, True),
         ({"description": "new description"}, True),
         ({"auth_type": "noauth", "acl_inbound_ips": []}, False),
+        ({"auth_type": "noauth", "acl_inbound_ips": ["1.2.3.4"]}, True),
+        ({"auth_type": "noauth", "auth": {"login": "a", "password": "b"}}, False),
         ({"acl_inbound_ips": ["1.2.3"]}, False),
         ({"acl_inbound_policy": "deny_except"}, False),
         ({}, False),
@@ -193,6 +222,11 @@ def test_action_links_reboot_or_change_the_ip(action, ok):
     assert (rules.check_action_link({"action": action, "comment": "for client A"}) == []) is ok
 
 
+@pytest.mark.parametrize(("action", "ok"), [("reboot", True), ("changeip", True), ("refresh", False), ("", False)])
+def test_action_links_are_listed_by_reboot_or_changeip(action, ok):
+    assert (rules.check_action_link_filter(action) == []) is ok
+
+
 @pytest.mark.parametrize("action", [a for a in rules.COMMAND_PUSH_ACTIONS if a != "toggle_proxy"])
 def test_every_documented_command_is_accepted(action):
     assert rules.check_command_push({"action": action}) == []
@@ -204,7 +238,10 @@ def test_every_documented_command_is_accepted(action):
         ({"action": "toggle_proxy", "toggle_proxy_params": {"enabled": True}}, True),
         ({"action": "toggle_proxy", "toggle_proxy_params": {"enabled": "yes"}}, False),
         ({"action": "toggle_proxy"}, False),
-        ({"action": "reboot", "reboot_params": {}}, False),
+        # The document's example: `{"action":"<command_name>", "<command_name>_params": {}}`.
+        ({"action": "reboot", "reboot_params": {}}, True),
+        ({"action": "reboot", "reboot_params": {"hard": True}}, False),
+        ({"action": "reboot", "reboot_params": []}, False),
         ({"action": "self_destruct"}, False),
         ({"action": "toggle_proxy", "toggle_proxy_params": {"enabled": True, "port": 1}}, False),
     ],

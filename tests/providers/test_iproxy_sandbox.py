@@ -82,6 +82,39 @@ def test_the_twin_refuses_raw_requests_that_break_a_rule(sandbox, path, body):
     assert response.json()["message"]
 
 
+def test_the_twin_takes_the_documented_command_push_example(sandbox):
+    cid = demo_id(sandbox, "online with plan")
+    url = f"{sandbox.base_url('iproxy')}/connection/{cid}/command-push"
+    # As in the document's curl: no Content-Type, and an empty `<command_name>_params`.
+    response = requests.post(url, data='{"action":"reboot", "reboot_params": {}}', headers=AUTH, timeout=5)
+    assert response.json() == {"message": "reboot command has been sent"}
+    refused = api(sandbox, "POST", f"/connection/{cid}/command-push", {"action": "reboot", "reboot_params": {"x": 1}})
+    assert refused.status_code == 400
+
+
+def test_an_inbound_ip_list_without_a_policy_is_kept(sandbox):
+    cid = demo_id(sandbox, "online with plan")
+    body = {"listen_service": "http", "auth_type": "userpass", "acl_inbound_ips": ["203.0.113.9"]}
+    created = api(sandbox, "POST", f"/connections/{cid}/proxy-access", body).json()
+    assert (created["acl_inbound_policy"], created["acl_inbound_ips"]) == ("deny_except", ["203.0.113.9"])
+
+
+@pytest.mark.parametrize("zero", [rules.ZERO_TIME, "0001-01-01T00:00:00.000Z", "0001-01-01T00:00:00+00:00"])
+def test_the_zero_time_clears_a_proxy_expiry_however_it_is_written(sandbox, zero):
+    cid = demo_id(sandbox, "offline with plan")
+    (proxy,) = api(sandbox, "GET", f"/connections/{cid}/proxy-access").json()["proxy_accesses"]
+    assert "expires_at" in proxy
+    updated = api(sandbox, "POST", f"/connections/{cid}/proxy-access/{proxy['id']}/update", {"expires_at": zero})
+    assert "expires_at" not in updated.json()
+
+
+def test_action_links_are_filtered_by_action(sandbox):
+    cid = demo_id(sandbox, "online with plan")
+    links = api(sandbox, "GET", f"/connections/{cid}/actionlinks", params={"action": "changeip"}).json()
+    assert [link["action"] for link in links["action_links"]] == ["changeip"]
+    assert api(sandbox, "GET", "/actionlinks", params={"action": "refresh"}).status_code == 400
+
+
 def test_the_twin_refuses_a_body_that_is_not_json(sandbox):
     url = f"{sandbox.base_url('iproxy')}/connections"
     response = requests.post(url, data="{nope", headers=AUTH, timeout=5)
