@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -10,6 +11,8 @@ from accounts import selectors, services
 from accounts.access import staff_required
 from accounts.models import Customer
 from accounts.staff_forms import CustomerForm, CustomerLoginForm
+
+CUSTOMERS_PER_PAGE = 50
 
 
 def _get_customer_for_staff(customer_id: int) -> Customer:
@@ -29,9 +32,9 @@ def home(request):
 @staff_required
 def customer_list(request):
     search = request.GET.get("q", "").strip()
-    customers = selectors.customers_for_staff(search=search)
-    template = "staff/customer_list.html#rows" if request.htmx else "staff/customer_list.html"
-    return render(request, template, {"customers": customers, "q": search})
+    page = Paginator(selectors.customers_for_staff(search=search), CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
+    template = "staff/customer_list.html#results" if request.htmx else "staff/customer_list.html"
+    return render(request, template, {"page": page, "customers": page.object_list, "q": search})
 
 
 @staff_required

@@ -7,10 +7,13 @@ large reseller account stays well inside a Celery task's time limit.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import tracemalloc
 
 import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django.setup()
 

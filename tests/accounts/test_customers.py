@@ -82,3 +82,17 @@ def test_it_refuses_a_taken_username(client, support, customer_a, alice, mailout
     assert response.status_code == 400
     assert b"That username is taken." in response.content
     assert not mailoutbox
+
+
+def test_it_pages_the_customer_list(client, support, db):
+    from accounts.models import Customer
+
+    Customer.objects.bulk_create(Customer(name=f"C{n:03d}", contact_email=f"c{n}@example.com") for n in range(120))
+    client.force_login(support)
+    first = client.get("/staff/customers/")
+    assert b"C000" in first.content
+    assert b"C050" not in first.content
+    assert b"Page 1 of 3" in first.content
+    last = client.get("/staff/customers/?page=3")
+    assert b"C119" in last.content
+    assert client.get("/staff/customers/?page=999").status_code == 200
