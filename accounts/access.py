@@ -27,5 +27,8 @@ def _role_required(allowed: Callable[[object], bool], refusal: str):
 staff_required = _role_required(lambda user: user.is_staff_member, "Staff only.")
 # Owner/admin only: provider secrets, prices, money corrections.
 owner_required = _role_required(lambda user: user.is_owner, "Owner only.")
-# Customer logins only: staff use /staff/.
-customer_required = _role_required(lambda user: user.is_customer_user, "The portal is for customer logins.")
+# Customer logins of active customers only: staff use /staff/; a suspension also ends open sessions' access.
+customer_required = _role_required(
+    lambda user: user.is_customer_user and user.customer.is_active,
+    "The portal is for customer logins of active accounts. If your account was suspended, please contact support.",
+)

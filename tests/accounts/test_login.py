@@ -123,3 +123,13 @@ def test_htmx_is_served_from_the_installed_package(client, alice):
     page = client.get("/portal/").content.decode()
     assert "/static/django_htmx/htmx-2.min.js" in page
     assert 'hx-headers=\'{"X-CSRFToken": "' in page
+
+
+def test_a_suspension_ends_portal_access_for_open_sessions(client, alice):
+    client.force_login(alice)
+    assert client.get("/portal/").status_code == 200
+    alice.customer.status = "suspended"
+    alice.customer.save()
+    response = client.get("/portal/")
+    assert response.status_code == 403
+    assert b"please contact support" in response.content
