@@ -89,7 +89,9 @@ class Protocols:
 
 @dataclass(frozen=True)
 class Rotate:
-    rotate_path: str | None
+    """The rotate link changes the exit IP without the API key (the link is the secret): out of repr."""
+
+    rotate_path: str | None = field(repr=False)
     available: bool
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import email.utils
 import logging
+import socket
+import time
 
 import pytest
+import responses
 
 from providers import errors
-from providers.clients.base import BaseClient
+from providers.clients.base import BaseClient, parse_retry_after
 from providers.clients.unknownproxies import Client
 from providers.rules.unknownproxies import GB
 
@@ -53,6 +57,25 @@ def test_it_retries_a_get_after_429_honouring_retry_after(sandbox, client, sleep
     assert client.list_resi_tokens()
     assert sleep.delays == [7, 7]
     assert len(sandbox.calls("GET", "/resi/tokens")) == 3
+
+
+def test_it_honours_a_retry_after_given_as_an_http_date(sandbox, sleep):
+    # The sandbox sends delta-seconds only; a second host on the same mock sends the date form.
+    upstream = "http://dated-upstream.test/api/v1"
+    later = email.utils.formatdate(time.time() + 20, usegmt=True)
+    sandbox.mock.add(responses.GET, upstream + "/resi/pools", status=429, headers={"Retry-After": later})
+    sandbox.mock.add(responses.GET, upstream + "/resi/pools", json={"pools": [{"id": "us-s"}]})
+    client = Client(upstream, "sandbox", PASSWORD, sleep=sleep)
+    assert [pool.id for pool in client.list_pools()] == ["us-s"]
+    [delay] = sleep.delays
+    assert 15 < delay <= 20
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("7", 7.0), ("0", 0.0), ("-3", 0.0), ("soon", None), ("", None), (None, None)]
+)
+def test_it_reads_retry_after_as_delta_seconds(header, seconds):
+    assert parse_retry_after(header) == seconds
 
 
 def test_it_caps_a_long_retry_after_at_the_backoff_maximum(sandbox, client, sleep):
@@ -167,6 +190,18 @@ def test_a_timeout_on_create_is_an_unknown_outcome_sent_once(sandbox, client, sl
     with pytest.raises(errors.UnknownOutcomeError):
         client.create_isp_token("US", "TICK", 1, "http", "user", 0)
     assert len(sandbox.calls("POST", "/isp/token/create")) == 1
+    assert sleep.delays == []
+
+
+def test_a_change_that_never_reached_the_upstream_is_unavailable_not_unknown(sleep):
+    # A closed port on loopback: the connection is refused before anything is sent, so nothing changed.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = Client(f"http://127.0.0.1:{port}/api/v1", "sandbox", PASSWORD, sleep=sleep)
+    with pytest.raises(errors.UnavailableError) as caught:
+        client.create_resi_token(GB)
+    assert type(caught.value) is errors.UnavailableError
     assert sleep.delays == []
 
 

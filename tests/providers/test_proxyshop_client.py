@@ -126,7 +126,8 @@ def test_it_purchases_one_subscription_from_a_subscription_answer(sandbox, clien
     [subscription] = result.subscriptions
     assert result.subscription_ids == (subscription.id,)
     assert subscription.status == "active"
-    assert subscription.active_until - before >= dt.timedelta(days=30)
+    # activeUntil travels in whole (rounded) milliseconds, so it may land just before `before + 30 days`.
+    assert subscription.active_until - before >= dt.timedelta(days=30, milliseconds=-1)
     assert subscription.active_until - before < dt.timedelta(days=30, seconds=5)
     assert subscription.id in shop.subscriptions
 
@@ -152,7 +153,9 @@ def test_it_charges_price_times_repeat_times_quantity(sandbox, client, shop, rep
     assert balance - shop.balance_cents == charged
     assert len(result.subscriptions) == quantity
     for subscription in result.subscriptions:
-        assert dt.timedelta(days=days) <= subscription.active_until - before < dt.timedelta(days=days, seconds=5)
+        # activeUntil travels in whole milliseconds.
+        elapsed = subscription.active_until - before
+        assert dt.timedelta(days=days, milliseconds=-1) <= elapsed < dt.timedelta(days=days, seconds=5)
 
 
 def test_it_applies_the_welcome_coupon(client, shop):
@@ -402,6 +405,19 @@ def test_it_retries_a_500_on_a_read_then_succeeds(sandbox, client, sleeps):
     assert len(sleeps) == 1
 
 
+@pytest.mark.parametrize(
+    ("match", "call"),
+    [("GET plans", lambda c: c.plans()), ("POST purchase", lambda c: c.purchase("nlams30private"))],
+)
+def test_a_403_outside_trial_is_forbidden_not_trial_not_enabled(sandbox, client, match, call):
+    faults(sandbox, {"match": match, "kind": "status", "status": 403})
+    with pytest.raises(errors.ForbiddenError) as caught:
+        call(client)
+    assert type(caught.value) is errors.ForbiddenError
+    assert caught.value.status == 403
+    assert len(api_calls(sandbox)) == 1
+
+
 def test_it_raises_unavailable_for_a_500_on_a_write(sandbox, client):
     faults(sandbox, {"match": "POST change-credentials", "kind": "status", "status": 500})
     with pytest.raises(errors.UnavailableError) as caught:
@@ -539,6 +555,17 @@ def test_the_api_key_never_shows_in_repr_or_errors(sandbox):
     for error in (caught.value, lost.value):
         assert key not in str(error) and key not in repr(error)
         assert "rk_sandbox" not in str(error) and "rk_sandbox" not in repr(error)
+
+
+def test_the_rotate_link_stays_out_of_the_result_reprs(client):
+    # The link rotates the IP without the API key, so it is as secret as a password.
+    subscription = next(sub for sub in client.subscriptions() if sub.id == "subnlrotating")
+    link = subscription.rotate.rotate_path
+    assert link.startswith("/r/")
+    assert link.removeprefix("/r/") not in repr(subscription)
+    bought = client.purchase("nlams30private")
+    assert bought.subscriptions[0].rotate.available is True
+    assert bought.subscriptions[0].rotate.rotate_path.removeprefix("/r/") not in repr(bought)
 
 
 def test_passwords_stay_out_of_the_result_reprs(client):

@@ -13,8 +13,10 @@ from providers import errors
 from providers.clients.unknownproxies import Client
 from providers.rules.unknownproxies import GB
 from providers.sandbox import SandboxApp
+from providers.sandbox.core import Clock
 
 AUTH = ("sandbox", "sandbox-pass")
+STILL_NOW = 1_760_000_000
 ALNUM = re.compile(r"[A-Za-z0-9]+")
 # The key sets of the documents' response examples (001/002 residential, 000 ISP).
 RESI_KEYS = {
@@ -33,6 +35,16 @@ ISP_BODY = {
     "authType": "user",
     "durationHours": 0,
 }
+
+
+@pytest.fixture(autouse=True)
+def whole_second_clock(monkeypatch):
+    """Hold the sandbox clock still at a whole second, moved only by `/_sandbox/clock`.
+
+    Tokens store createdAt in whole seconds; on the wall clock a test that advances to one second
+    before a boundary fails whenever the real time crosses into the next second meanwhile.
+    """
+    monkeypatch.setattr(Clock, "now", lambda self: STILL_NOW + self.offset)
 
 
 @pytest.fixture
