@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-# On a call that changes state, these mean "the gateway gave up waiting": the change may have happened.
-AMBIGUOUS_STATUSES = frozenset({502, 504})
+# On a call that changes state, these may hide an applied change (an internal error after the charge, or a
+# gateway that gave up waiting), so they are settled by reconciliation. 503 says the request was refused.
+AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -160,7 +161,9 @@ class BaseClient:
             message = self._error_message(body, response)
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             logger.warning("%s %s -> %s %s", self.provider, operation, status, message)
-            if safe and status in RETRYABLE_STATUSES and attempt < self.retries:
+            # A wait longer than our longest backoff is the caller's to schedule (a Celery retry), not a sleep.
+            too_long = retry_after is not None and retry_after > self.backoff_max
+            if safe and status in RETRYABLE_STATUSES and attempt < self.retries and not too_long:
                 self._backoff(attempt, retry_after, operation)
                 attempt += 1
                 continue
@@ -189,7 +192,7 @@ class BaseClient:
 
     def _backoff(self, attempt: int, retry_after: float | None, operation: str) -> None:
         if retry_after is not None:
-            delay = min(retry_after, self.backoff_max)
+            delay = retry_after
         else:
             delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
         logger.info("%s %s: retry %d in %.2fs", self.provider, operation, attempt + 1, delay)

@@ -51,7 +51,7 @@ def _aware(seconds: float | None) -> dt.datetime | None:
 class ResiToken:
     """A residential token, as in the response examples of documents 001 and 002."""
 
-    token: str
+    token: str = field(repr=False)
     username: str
     password: str = field(repr=False)
     auth_type: str
@@ -106,7 +106,7 @@ class ResiToken:
 class IspToken:
     """An ISP token, as in the response example of document 000 (it has no data limit)."""
 
-    token: str
+    token: str = field(repr=False)
     username: str
     password: str = field(repr=False)
     auth_type: str

@@ -78,9 +78,18 @@ def test_it_reads_retry_after_as_delta_seconds(header, seconds):
     assert parse_retry_after(header) == seconds
 
 
-def test_it_caps_a_long_retry_after_at_the_backoff_maximum(sandbox, client, sleep):
+def test_it_gives_up_at_once_when_retry_after_is_longer_than_the_backoff_maximum(sandbox, client, sleep):
     fault(sandbox, "GET /resi/pools", "rate_limit", retry_after=600)
-    client.list_pools()
+    with pytest.raises(errors.RateLimitedError) as caught:
+        client.list_pools()
+    assert caught.value.retry_after == 600
+    assert sleep.delays == []
+    assert len(sandbox.calls("GET", "/resi/pools")) == 1
+
+
+def test_it_waits_the_full_retry_after_when_it_is_within_the_backoff_maximum(sandbox, client, sleep):
+    fault(sandbox, "GET /resi/pools", "rate_limit", retry_after=int(BaseClient.backoff_max))
+    assert client.list_pools()
     assert sleep.delays == [BaseClient.backoff_max]
 
 

@@ -418,9 +418,10 @@ def test_a_403_outside_trial_is_forbidden_not_trial_not_enabled(sandbox, client,
     assert len(api_calls(sandbox)) == 1
 
 
-def test_it_raises_unavailable_for_a_500_on_a_write(sandbox, client):
+def test_a_500_on_a_write_is_an_unknown_outcome_not_a_retry(sandbox, client):
+    # An internal error after the change was applied must not read as "nothing happened".
     faults(sandbox, {"match": "POST change-credentials", "kind": "status", "status": 500})
-    with pytest.raises(errors.UnavailableError) as caught:
+    with pytest.raises(errors.UnknownOutcomeError) as caught:
         client.change_credentials("subdestatic")
     assert caught.value.status == 500
     assert len(api_calls(sandbox)) == 1

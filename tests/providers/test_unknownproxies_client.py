@@ -363,9 +363,10 @@ def test_it_raises_invalid_request_when_the_sandbox_refuses_a_lower_data_limit(s
     ("rule", "kind", "status"),
     [
         ({"kind": "rate_limit", "retry_after": 30}, errors.RateLimitedError, 429),
-        ({"kind": "status", "status": 500}, errors.UnavailableError, 500),
+        ({"kind": "status", "status": 500}, errors.UnknownOutcomeError, 500),
         ({"kind": "status", "status": 503}, errors.UnavailableError, 503),
         ({"kind": "status", "status": 502}, errors.UnknownOutcomeError, 502),
+        ({"kind": "status", "status": 504}, errors.UnknownOutcomeError, 504),
     ],
 )
 def test_it_maps_injected_statuses_on_create(sandbox, client, rule, kind, status):
@@ -438,6 +439,12 @@ def test_it_tolerates_extra_fields_and_keeps_the_raw_answer():
 def test_it_keeps_token_passwords_out_of_repr():
     assert "bkXBberMQ7" not in repr(ResiToken.from_json(RESI_CREATE_EXAMPLE, operation="x"))
     assert "bkXBberMQ7" not in repr(IspToken.from_json(ISP_MODIFY_EXAMPLE, operation="x"))
+
+
+def test_it_keeps_the_token_itself_out_of_repr():
+    # The token authorises changes on the provider's side; it stays out of logs and tracebacks.
+    assert "zu8sBXS4gkh7" not in repr(ResiToken.from_json(RESI_CREATE_EXAMPLE, operation="x"))
+    assert "zu8sBXS4gkh7" not in repr(IspToken.from_json(ISP_MODIFY_EXAMPLE, operation="x"))
 
 
 def without(data: dict, key: str) -> dict:
