@@ -149,6 +149,15 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else 
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Proxy Reseller <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# The cache holds cross-process locks (one sync per provider account at a time): Redis in production,
+# a folder shared by web, worker and beat in the embedded default.
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+}
+
 # Celery: by default a broker that needs no server (kombu's filesystem transport).
 CELERY_DATA_DIR = Path(env.str("CELERY_DATA_DIR", default=str(VAR_DIR / "celery")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -167,6 +176,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "ops.heartbeat", "schedule": 60.0},
+    "sync-all-accounts": {"task": "inventory.sync_all_accounts", "schedule": env.float("SYNC_INTERVAL_SECONDS", 600.0)},
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,0 +1,107 @@
+"""The local mirror of what we hold upstream, who it is assigned to, and the record of each sync."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class ResourceKind(models.TextChoices):
+    RESI_TOKEN = "resi_token", "Residential token"
+    ISP_TOKEN = "isp_token", "ISP token"
+    SHOP_SUBSCRIPTION = "shop_subscription", "Proxy shop subscription"
+    IPROXY_CONNECTION = "iproxy_connection", "iProxy connection"
+    IPROXY_ACCESS = "iproxy_access", "iProxy proxy access"
+
+
+# Which kinds each provider's sync mirrors.
+KINDS_BY_PROVIDER = {
+    "unknownproxies": (ResourceKind.RESI_TOKEN, ResourceKind.ISP_TOKEN),
+    "shop": (ResourceKind.SHOP_SUBSCRIPTION,),
+    "iproxy": (ResourceKind.IPROXY_CONNECTION, ResourceKind.IPROXY_ACCESS),
+}
+
+
+class ResourceStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PROCESSING = "processing", "Processing"
+    EXPIRED = "expired", "Expired"
+    OFFLINE = "offline", "Offline"
+    VANISHED = "vanished", "Gone upstream"
+
+
+class Resource(models.Model):
+    """One upstream resource: a token, a subscription, a phone connection or a proxy access on it.
+
+    The common facts (status, expiry, usage) are columns so lists, alerts and the portal can filter
+    on them; everything else the provider said is kept in `upstream` as it was last seen.
+    """
+
+    account = models.ForeignKey("providers.ProviderAccount", on_delete=models.PROTECT, related_name="resources")
+    kind = models.CharField(max_length=30, choices=ResourceKind.choices)
+    upstream_id = models.CharField(max_length=200)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    customer = models.ForeignKey(
+        "accounts.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="resources"
+    )
+    label = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=ResourceStatus.choices, default=ResourceStatus.ACTIVE)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    data_used_bytes = models.BigIntegerField(null=True, blank=True)
+    data_limit_bytes = models.BigIntegerField(null=True, blank=True)
+    upstream = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    vanished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "label", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind", "upstream_id"], name="one_mirror_per_upstream_resource")
+        ]
+        indexes = [
+            models.Index(fields=["customer", "status"]),
+            models.Index(fields=["expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.label or self.upstream_id}"
+
+    @property
+    def usage_fraction(self) -> float | None:
+        if not self.data_limit_bytes or self.data_used_bytes is None:
+            return None
+        return min(1.0, self.data_used_bytes / self.data_limit_bytes)
+
+
+class SyncRun(models.Model):
+    """One pass over one provider account: what changed, how long it took, and what went wrong."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (another sync was running)"
+
+    account = models.ForeignKey("providers.ProviderAccount", on_delete=models.CASCADE, related_name="sync_runs")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RUNNING)
+    seen = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    vanished = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"sync {self.account_id} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
