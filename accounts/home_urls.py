@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False), name="root"),
     path("staff/providers/", include("providers.urls")),
+    path("staff/inventory/", include("inventory.urls")),
     path("staff/", include("accounts.staff_urls")),
     path("portal/", include("accounts.portal_urls")),
 ]

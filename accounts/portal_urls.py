@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts import portal_views
+from inventory import portal_views
 
 app_name = "portal"
 urlpatterns = [
-    path("", portal_views.home, name="home"),
+    path("", portal_views.proxy_list, name="home"),
+    path("proxies/<int:resource_id>/", portal_views.proxy_detail, name="proxy-detail"),
+    path("proxies/export.<str:export_format>", portal_views.proxy_export, name="proxy-export"),
 ]

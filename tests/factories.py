@@ -5,6 +5,7 @@ from __future__ import annotations
 import factory
 
 from accounts.models import Customer, Role, User
+from inventory.models import Resource, ResourceKind, ResourceStatus
 from providers.models import ProviderAccount, ProviderKind
 from providers.sandbox.testing import BASE_PATHS, SANDBOX_TEST_URL
 
@@ -58,3 +59,34 @@ class ProviderAccountFactory(factory.django.DjangoModelFactory):
         self.secret = extracted if extracted is not None else default
         if create:
             self.save(update_fields=["secret_encrypted"])
+
+
+RESI_UPSTREAM = {
+    "token": "zu8sBXS4gkh7",
+    "username": "kGyohRda",
+    "authType": "user",
+    "password": "bkXBberMQ7",
+    "durationHours": 750,
+    "status": "active",
+    "createdAt": 1752251968,
+    "updatedAt": 1754843968,
+    "dataUsage": 11574848653,
+    "dataLimit": 100000000000,
+    "allowedPools": ["us-s", "gb-r"],
+}
+
+
+class ResourceFactory(factory.django.DjangoModelFactory):
+    """A mirrored residential token unless told otherwise."""
+
+    class Meta:
+        model = Resource
+
+    account = factory.SubFactory(ProviderAccountFactory, kind=ProviderKind.UNKNOWN_PROXIES)
+    kind = ResourceKind.RESI_TOKEN
+    upstream_id = factory.Sequence(lambda n: f"token{n:05d}")
+    label = factory.Sequence(lambda n: f"user{n:04d}")
+    status = ResourceStatus.ACTIVE
+    data_used_bytes = 11_574_848_653
+    data_limit_bytes = 100_000_000_000
+    upstream = factory.LazyAttribute(lambda r: {**RESI_UPSTREAM, "token": r.upstream_id, "username": r.label})

@@ -42,3 +42,19 @@ def test_support_searches_customers_with_htmx(page, live_server, support, custom
     page.get_by_label("Search customers").fill("bob")
     expect(page.locator("#customer-rows")).to_contain_text("Bob's Sneaker Bots")
     expect(page.locator("#customer-rows")).not_to_contain_text("Alice Analytics")
+
+
+def test_a_customer_opens_a_proxy_and_reveals_its_password(page, live_server, alice):
+    from tests.factories import ResourceFactory
+
+    ResourceFactory(customer=alice.customer, label="alicetok")
+    sign_in(page, live_server, "alice")
+    page.get_by_role("link", name="alicetok").click()
+    password = page.get_by_text("bkXBberMQ7", exact=True)
+    proxy_list = page.get_by_label("Proxy list")
+    expect(password).to_be_hidden()
+    expect(proxy_list).to_be_hidden()
+    page.get_by_text("Show", exact=True).click()
+    expect(password).to_be_visible()
+    page.get_by_text("Show proxy list").click()
+    expect(proxy_list).to_have_value("resi.unknownproxies.com:8080:alicetok:bkXBberMQ7")

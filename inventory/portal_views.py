@@ -1,0 +1,78 @@
+"""Customer portal: a customer's own proxies, their credentials, usage and expiry, and exports."""
+
+from __future__ import annotations
+
+import csv
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from accounts.access import customer_required
+from inventory import presenters, selectors
+from inventory.models import Resource
+
+
+def _get_resource_for_customer(request, resource_id: int) -> Resource:
+    """Only the customer's own resources exist for them: anything else is a 404, never a 403."""
+    return get_object_or_404(selectors.resources_for_customer(customer=request.user.customer), pk=resource_id)
+
+
+@customer_required
+def proxy_list(request):
+    resources = selectors.resources_for_customer(customer=request.user.customer)
+    return render(
+        request, "portal/home.html", {"customer": request.user.customer, "resources": resources, "now": timezone.now()}
+    )
+
+
+@customer_required
+def proxy_detail(request, resource_id: int):
+    resource = _get_resource_for_customer(request, resource_id)
+    return render(
+        request,
+        "portal/proxy_detail.html",
+        {
+            "resource": resource,
+            "credentials": presenters.credentials(resource),
+            "proxy_lines": presenters.proxy_lines(resource),
+        },
+    )
+
+
+@customer_required
+def proxy_export(request, export_format: str):
+    """All the customer's live proxies: CSV with details, or TXT with one `host:port:user:pass` per line."""
+    resources = [r for r in selectors.resources_for_customer(customer=request.user.customer) if r.status != "vanished"]
+    stamp = timezone.now().strftime("%Y%m%d")
+    if export_format == "txt":
+        body = "".join(f"{line}\n" for resource in resources for line in presenters.proxy_lines(resource))
+        response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="proxies-{stamp}.txt"'
+        return response
+    if export_format != "csv":
+        raise Http404("Unknown export format.")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="proxies-{stamp}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["id", "kind", "label", "status", "expires_at", "data_used_bytes", "data_limit_bytes", "proxy"])
+    for resource in resources:
+        for line in presenters.proxy_lines(resource) or [""]:
+            writer.writerow(
+                [
+                    resource.pk,
+                    resource.get_kind_display(),
+                    _csv_safe(resource.label),
+                    resource.status,
+                    resource.expires_at.isoformat() if resource.expires_at else "",
+                    resource.data_used_bytes if resource.data_used_bytes is not None else "",
+                    resource.data_limit_bytes if resource.data_limit_bytes is not None else "",
+                    _csv_safe(line),
+                ]
+            )
+    return response
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheet apps run cells starting with = + - @ as formulas: neutralise them.
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value

@@ -1,0 +1,46 @@
+"""Reads of the inventory shared by staff pages, the portal and exports."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Customer
+from inventory.models import Resource, ResourceKind
+
+# Customers buy these; phone connections themselves stay with staff.
+CUSTOMER_VISIBLE_KINDS = (
+    ResourceKind.RESI_TOKEN,
+    ResourceKind.ISP_TOKEN,
+    ResourceKind.SHOP_SUBSCRIPTION,
+    ResourceKind.IPROXY_ACCESS,
+)
+
+
+def resources_for_staff(
+    *, search: str = "", kind: str = "", status: str = "", customer_id: str = "", account_id: str = ""
+) -> QuerySet[Resource]:
+    resources = Resource.objects.select_related("account", "customer")
+    if search:
+        resources = resources.filter(
+            Q(label__icontains=search) | Q(upstream_id__icontains=search) | Q(customer__name__icontains=search)
+        )
+    if kind:
+        resources = resources.filter(kind=kind)
+    if status:
+        resources = resources.filter(status=status)
+    if customer_id == "none":
+        resources = resources.filter(customer__isnull=True)
+    elif customer_id.isdigit():
+        resources = resources.filter(customer_id=int(customer_id))
+    if account_id.isdigit():
+        resources = resources.filter(account_id=int(account_id))
+    return resources.order_by("kind", "label", "id")
+
+
+def resources_for_customer(*, customer: Customer) -> QuerySet[Resource]:
+    """A customer's own proxies, including ones gone upstream (so they can see what ended)."""
+    return (
+        Resource.objects.filter(customer=customer, kind__in=CUSTOMER_VISIBLE_KINDS)
+        .select_related("account")
+        .order_by("status", "expires_at", "id")
+    )

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from inventory import views
+
+app_name = "inventory"
+urlpatterns = [
+    path("", views.resource_list, name="resource-list"),
+    path("<int:resource_id>/", views.resource_detail, name="resource-detail"),
+    path("<int:resource_id>/assign/", views.resource_assign, name="resource-assign"),
+]
