@@ -5,12 +5,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.access import staff_required
 from accounts.models import Customer
 from accounts.staff_forms import CustomerForm, CustomerLoginForm
+from inventory import selectors as inventory_selectors
+from providers.models import ProviderAccount
 
 CUSTOMERS_PER_PAGE = 50
 
@@ -22,10 +25,17 @@ def _get_customer_for_staff(customer_id: int) -> Customer:
 @staff_required
 def home(request):
     customers = selectors.customers_for_staff()
+    now = timezone.now()
     return render(
         request,
         "staff/home.html",
-        {"customer_count": customers.count(), "active_count": customers.filter(status="active").count()},
+        {
+            "customer_count": customers.count(),
+            "active_count": customers.filter(status="active").count(),
+            "inventory": inventory_selectors.dashboard_figures(now=now),
+            "expiring": inventory_selectors.expiring_soon(now=now),
+            "failing_accounts": ProviderAccount.objects.filter(enabled=True).exclude(last_error=""),
+        },
     )
 
 

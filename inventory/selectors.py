@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from datetime import timedelta
+
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Customer
 from inventory.models import Resource, ResourceKind
@@ -43,4 +45,26 @@ def resources_for_customer(*, customer: Customer) -> QuerySet[Resource]:
         Resource.objects.filter(customer=customer, kind__in=CUSTOMER_VISIBLE_KINDS)
         .select_related("account")
         .order_by("status", "expires_at", "id")
+    )
+
+
+def dashboard_figures(*, now, horizon_days: int = 7) -> dict:
+    """Counts for the staff dashboard: live stock, what lapses soon, and what is gone."""
+    live = Resource.objects.exclude(status="vanished")
+    by_status = dict(live.values_list("status").annotate(n=Count("id")).order_by())
+    return {
+        "live": sum(by_status.values()),
+        "by_status": by_status,
+        "unassigned": live.filter(customer__isnull=True, kind__in=CUSTOMER_VISIBLE_KINDS).count(),
+        "expiring_soon": live.filter(expires_at__gt=now, expires_at__lte=now + timedelta(days=horizon_days)).count(),
+        "horizon_days": horizon_days,
+    }
+
+
+def expiring_soon(*, now, horizon_days: int = 7, limit: int = 10) -> QuerySet[Resource]:
+    return (
+        Resource.objects.exclude(status="vanished")
+        .filter(expires_at__gt=now, expires_at__lte=now + timedelta(days=horizon_days))
+        .select_related("customer", "account")
+        .order_by("expires_at")[:limit]
     )

@@ -117,3 +117,20 @@ def test_csv_cells_cannot_smuggle_formulas(client, alice):
     client.force_login(alice)
     rows = list(csv.reader(io.StringIO(client.get("/portal/proxies/export.csv").content.decode())))
     assert rows[1][2] == "'=HYPERLINK(1)"
+
+
+def test_the_dashboard_counts_stock_and_what_expires_soon(client, support, customer_a):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    soon = ResourceFactory(customer=customer_a, label="soontok", expires_at=timezone.now() + dt.timedelta(days=2))
+    ResourceFactory(label="latertok", expires_at=timezone.now() + dt.timedelta(days=40))
+    ResourceFactory(label="gonetok", status="vanished")
+    client.force_login(support)
+    response = client.get("/staff/")
+    assert response.context["inventory"]["live"] == 2
+    assert response.context["inventory"]["unassigned"] == 1
+    assert response.context["inventory"]["expiring_soon"] == 1
+    assert list(response.context["expiring"]) == [soon]
+    assert b"soontok" in response.content
