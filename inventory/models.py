@@ -105,3 +105,41 @@ class SyncRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class Alert(models.Model):
+    """A warning sent once per subject, threshold and cycle (a renewal or top-up starts a new cycle)."""
+
+    class Kind(models.TextChoices):
+        EXPIRY = "expiry", "Expires soon"
+        USAGE = "usage", "Data usage"
+        OFFLINE = "offline", "Connection offline"
+        LOW_BALANCE = "low_balance", "Provider balance low"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    resource = models.ForeignKey(Resource, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")
+    account = models.ForeignKey(
+        "providers.ProviderAccount", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    subject = models.CharField(max_length=60, help_text="'resource:<id>' or 'account:<id>': what the alert is about.")
+    threshold = models.CharField(max_length=30, help_text="e.g. '7d' before expiry or '80%' of data.")
+    cycle = models.CharField(max_length=100, help_text="What makes a repeat a new alert (e.g. the expiry time).")
+    message = models.TextField()
+    recipients = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivery_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject", "threshold", "cycle"], name="one_alert_per_subject_threshold_cycle"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.threshold}: {self.message[:60]}"
