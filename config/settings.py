@@ -133,6 +133,43 @@ USE_TZ = True
 
 CURRENCY = env.str("CURRENCY", default="USD")
 
+
+def env_whole_numbers(name: str, default: list[int], *, low: int, high: int | None, meaning: str) -> list[int]:
+    """A comma-separated list of whole numbers from the environment, each checked; sorted, without repeats."""
+    try:
+        values = env.list(name, cast=int, default=default)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a comma-separated list of whole numbers, each {meaning}.") from None
+    outside = [value for value in values if value < low or (high is not None and value > high)]
+    if outside:
+        raise ImproperlyConfigured(f"{name} holds {', '.join(map(str, outside))}: each value must be {meaning}.")
+    return sorted(set(values))
+
+
+def env_emails(name: str) -> list[str]:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    emails = [email.strip() for email in env.list(name, default=[]) if email.strip()]
+    for email in emails:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ImproperlyConfigured(f"{name} holds {email!r}, which is not an email address.") from None
+    return emails
+
+
+# Alerts: warn this many days before an expiry (only the nearest horizon is sent) and at these shares of a data
+# limit (only the highest reached). Staff alerts go to ALERT_STAFF_EMAILS, or to the active owners when empty.
+# An empty horizon or threshold list turns that kind of alert off.
+ALERT_EXPIRY_HORIZONS_DAYS = env_whole_numbers(
+    "ALERT_EXPIRY_HORIZONS_DAYS", [7, 3, 1], low=1, high=None, meaning="a number of days of 1 or more"
+)
+ALERT_USAGE_THRESHOLDS_PERCENT = env_whole_numbers(
+    "ALERT_USAGE_THRESHOLDS_PERCENT", [80, 95], low=1, high=100, meaning="a percentage from 1 to 100"
+)
+ALERT_STAFF_EMAILS = env_emails("ALERT_STAFF_EMAILS")
+
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -168,6 +205,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_DATA_DIR / "queue"),
         "control_folder": str(CELERY_DATA_DIR / "control"),
     }
+    # kombu's filesystem transport does not create its folders itself.
+    for _folder in ("queue", "control", "results"):
+        (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -177,6 +217,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "ops.heartbeat", "schedule": 60.0},
     "sync-all-accounts": {"task": "inventory.sync_all_accounts", "schedule": env.float("SYNC_INTERVAL_SECONDS", 600.0)},
+    "check-alerts": {"task": "inventory.check_alerts", "schedule": env.float("ALERT_INTERVAL_SECONDS", 900.0)},
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

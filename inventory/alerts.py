@@ -1,0 +1,324 @@
+"""Alerts: find what deserves a warning, record each warning once, and email it to the customer and/or staff.
+
+Four rules, each a small `_<kind>_findings()` function: an expiry inside a horizon, data usage past a
+threshold, an iProxy connection offline, and a provider balance below its account's threshold. A finding
+becomes an `Alert` row only if no row has the same kind, subject, threshold and cycle yet; the database's
+unique constraint decides, so two workers running at once never both create (and so never both send) one.
+The cycle is what makes a repeat a new warning: a renewal moves the expiry, a top-up changes the limit.
+
+Delivery is separate from detection: an email that fails is kept on the Alert (`delivery_error`) and sent
+again by `alerts_deliver_pending()` on a later run, without stopping the other alerts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import Customer, Role, User
+from inventory.models import Alert, Resource, ResourceKind, ResourceStatus
+from inventory.templatetags.inventory_tags import gb
+from providers import crypto, errors
+from providers.models import ProviderAccount, ProviderKind
+from providers.services import client_for_account
+
+logger = logging.getLogger(__name__)
+
+# Statuses of something a customer can still use; vanished and expired resources get no warnings.
+LIVE_STATUSES = (ResourceStatus.ACTIVE, ResourceStatus.PROCESSING, ResourceStatus.OFFLINE)
+# Phones and provider balances are ours to fix: customers are never told about them.
+STAFF_ONLY_KINDS = frozenset({Alert.Kind.OFFLINE, Alert.Kind.LOW_BALANCE})
+# While one process sends an alert its `delivery_error` reads "Sending since <time>", which stops a
+# concurrent run from sending it too; a claim older than this is taken to have died with its worker.
+CLAIM_PREFIX = "Sending since "
+STALE_AFTER = dt.timedelta(minutes=15)
+# An alert that still cannot be delivered after this long is left alone: its news is stale by then.
+RETRY_FOR = dt.timedelta(days=3)
+NO_RECIPIENTS = "No one to send it to: set ALERT_STAFF_EMAILS or give an active owner an email address."
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something that deserves a warning; becomes an Alert unless one with the same key exists."""
+
+    kind: str
+    subject: str
+    threshold: str
+    cycle: str
+    message: str
+    resource: Resource | None = None
+    account: ProviderAccount | None = None
+    customer: Customer | None = None
+
+
+def alerts_check(*, now: dt.datetime | None = None) -> list[Alert]:
+    """Record every new warning once and try to deliver it; returns the alerts created by this run."""
+    now = now or timezone.now()
+    findings: Iterable[Finding] = [
+        *_expiry_findings(now=now),
+        *_usage_findings(),
+        *_offline_findings(now=now),
+        *_low_balance_findings(now=now),
+    ]
+    created = [alert for alert in map(_record, findings) if alert is not None]
+    for alert in created:
+        _deliver(alert)
+    return created
+
+
+def alerts_deliver_pending(*, now: dt.datetime | None = None) -> list[Alert]:
+    """Send again the alerts whose delivery failed (or whose sender died); returns those delivered now."""
+    now = now or timezone.now()
+    pending = Alert.objects.filter(delivered_at__isnull=True, created_at__gte=now - RETRY_FOR).select_related(
+        "customer", "resource", "account"
+    )
+    return [alert for alert in pending.order_by("created_at", "pk") if _is_due(alert, now=now) and _deliver(alert)]
+
+
+def staff_emails() -> list[str]:
+    """ALERT_STAFF_EMAILS, or the addresses of the active owners when that is empty."""
+    if settings.ALERT_STAFF_EMAILS:
+        return list(dict.fromkeys(settings.ALERT_STAFF_EMAILS))
+    owners = User.objects.filter(role=Role.OWNER, is_active=True).exclude(email="").order_by("pk")
+    return list(dict.fromkeys(owners.values_list("email", flat=True)))
+
+
+# The rules ----------------------------------------------------------------------------------------
+
+
+def _expiry_findings(*, now: dt.datetime) -> Iterator[Finding]:
+    """Live resources expiring within a horizon, at the nearest horizon only; the expiry time is the cycle."""
+    horizons = sorted(settings.ALERT_EXPIRY_HORIZONS_DAYS)
+    if not horizons:
+        return
+    resources = Resource.objects.filter(
+        status__in=LIVE_STATUSES, expires_at__gt=now, expires_at__lte=now + dt.timedelta(days=horizons[-1])
+    ).select_related("customer", "account")
+    for resource in resources:
+        left = resource.expires_at - now
+        days = next(days for days in horizons if left <= dt.timedelta(days=days))
+        yield Finding(
+            kind=Alert.Kind.EXPIRY,
+            subject=f"resource:{resource.pk}",
+            threshold=f"{days}d",
+            cycle=resource.expires_at.isoformat(),
+            message=f"{resource} expires on {_when(resource.expires_at)}, {_in_words(left)}.",
+            resource=resource,
+            customer=resource.customer,
+        )
+
+
+def _usage_findings() -> Iterator[Finding]:
+    """Live resources past a share of their data limit, at the highest share reached; the limit is the cycle."""
+    thresholds = sorted(settings.ALERT_USAGE_THRESHOLDS_PERCENT)
+    if not thresholds:
+        return
+    resources = (
+        Resource.objects.filter(status__in=LIVE_STATUSES, data_limit_bytes__gt=0, data_used_bytes__isnull=False)
+        .alias(used_hundredfold=F("data_used_bytes") * 100)
+        .filter(used_hundredfold__gte=F("data_limit_bytes") * thresholds[0])
+        .select_related("customer", "account")
+    )
+    for resource in resources:
+        used, limit = resource.data_used_bytes, resource.data_limit_bytes
+        percent = max(percent for percent in thresholds if used * 100 >= percent * limit)
+        yield Finding(
+            kind=Alert.Kind.USAGE,
+            subject=f"resource:{resource.pk}",
+            threshold=f"{percent}%",
+            cycle=str(limit),
+            message=(
+                f"{resource} has used {gb(used)} of its {gb(limit)} data limit "
+                f"({used * 100 // limit}%, warning at {percent}%)."
+            ),
+            resource=resource,
+            customer=resource.customer,
+        )
+
+
+def _offline_findings(*, now: dt.datetime) -> Iterator[Finding]:
+    """iProxy connections the last sync saw offline; staff only, one alert per outage.
+
+    The cycle is when the phone went offline: iProxy reports that as `last_online_status_update`
+    (Connection control 12), and it changes only when the status changes, so one outage keeps one
+    cycle however many runs see it, and the next outage gets a new one. When the mirror does not
+    hold that time (a connection with no status update, or a sync that did not store it) the UTC
+    date is the cycle instead: at worst one reminder a day for an outage that lasts, never one per run.
+    """
+    resources = Resource.objects.filter(
+        kind=ResourceKind.IPROXY_CONNECTION, status=ResourceStatus.OFFLINE
+    ).select_related("account")
+    for resource in resources:
+        since = _offline_since(resource)
+        if since is not None:
+            cycle = f"since {since.isoformat()}"
+            message = f"{resource} on {resource.account.name} has been offline since {_when(since)}."
+        else:
+            cycle = f"day {_utc_date(now)}"
+            seen = resource.last_synced_at or now
+            message = f"{resource} on {resource.account.name} was offline at the last sync ({_when(seen)})."
+        yield Finding(
+            kind=Alert.Kind.OFFLINE,
+            subject=f"resource:{resource.pk}",
+            threshold="offline",
+            cycle=cycle,
+            message=message,
+            resource=resource,
+        )
+
+
+def _low_balance_findings(*, now: dt.datetime) -> Iterator[Finding]:
+    """Enabled iProxy accounts whose balance is below their threshold; at most one alert a day each.
+
+    Only iProxy reports a balance. A provider that fails to answer is logged and skipped: the other
+    accounts and the other rules still run.
+    """
+    accounts = ProviderAccount.objects.filter(
+        kind=ProviderKind.IPROXY, enabled=True, low_balance_threshold_cents__gt=0
+    ).order_by("pk")
+    for account in accounts:
+        try:
+            balance_cents = client_for_account(account).me().balance_cents
+        except (errors.ProviderError, crypto.SecretUnreadable) as exc:
+            logger.warning("alerts: could not read the balance of %r: %s", account, exc)
+            continue
+        threshold = account.low_balance_threshold_cents
+        if balance_cents >= threshold:
+            continue
+        yield Finding(
+            kind=Alert.Kind.LOW_BALANCE,
+            subject=f"account:{account.pk}",
+            threshold=_amount(threshold),
+            cycle=_utc_date(now),
+            message=(
+                f"The balance of {account.name} ({account.get_kind_display()}) is {_amount(balance_cents)}, "
+                f"below the warning threshold of {_amount(threshold)}."
+            ),
+            account=account,
+        )
+
+
+# Recording and delivery ---------------------------------------------------------------------------
+
+
+def _record(finding: Finding) -> Alert | None:
+    """The new Alert for this finding, or None when another run (or another worker) already recorded it."""
+    with transaction.atomic():
+        # get_or_create falls back to reading the row when a concurrent insert wins the unique constraint.
+        alert, created = Alert.objects.get_or_create(
+            kind=finding.kind,
+            subject=finding.subject,
+            threshold=finding.threshold,
+            cycle=finding.cycle,
+            defaults={
+                "message": finding.message,
+                "resource": finding.resource,
+                "account": finding.account,
+                "customer": None if finding.kind in STAFF_ONLY_KINDS else finding.customer,
+            },
+        )
+    return alert if created else None
+
+
+def _is_due(alert: Alert, *, now: dt.datetime) -> bool:
+    if alert.delivery_error.startswith(CLAIM_PREFIX):
+        claimed_at = parse_datetime(alert.delivery_error.removeprefix(CLAIM_PREFIX))
+        return claimed_at is None or now - claimed_at > STALE_AFTER
+    if not alert.delivery_error:  # never attempted: its creator is still sending, or died before it could
+        return now - alert.created_at > STALE_AFTER
+    return True
+
+
+def _recipients(alert: Alert) -> tuple[list[str], list[str]]:
+    """(to, bcc): an active customer is addressed directly with staff in copy; otherwise staff alone.
+
+    Staff are blind-copied so a customer never sees their addresses.
+    """
+    staff = staff_emails()
+    customer = alert.customer
+    if alert.kind in STAFF_ONLY_KINDS or customer is None or not customer.is_active or not customer.contact_email:
+        return staff, []
+    return [customer.contact_email], [email for email in staff if email != customer.contact_email]
+
+
+def _deliver(alert: Alert) -> bool:
+    """Send one alert as one message (so it is all sent or all failed); True when it went out.
+
+    Any failure of the email backend is recorded on the alert for a later run, never raised.
+    """
+    claimed = Alert.objects.filter(pk=alert.pk, delivered_at__isnull=True, delivery_error=alert.delivery_error).update(
+        delivery_error=f"{CLAIM_PREFIX}{timezone.now().isoformat()}"
+    )
+    if not claimed:
+        return False  # delivered or being delivered by another run
+    to, bcc = _recipients(alert)
+    alert.recipients = to + bcc
+    alert.delivered_at = None
+    if not alert.recipients:
+        alert.delivery_error = NO_RECIPIENTS
+    else:
+        try:
+            _email(alert, to=to, bcc=bcc).send()
+        except Exception as exc:
+            logger.exception("alerts: could not send alert %s", alert.pk)
+            alert.delivery_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        else:
+            alert.delivered_at = timezone.now()
+            alert.delivery_error = ""
+    alert.save(update_fields=["recipients", "delivered_at", "delivery_error"])
+    return alert.delivered_at is not None
+
+
+def _email(alert: Alert, *, to: list[str], bcc: list[str]) -> EmailMessage:
+    context = {
+        "alert": alert,
+        "message": alert.message,
+        "resource": alert.resource,
+        "account": alert.account,
+        "customer": alert.customer,
+    }
+    subject = " ".join(render_to_string(f"email/alert_{alert.kind}_subject.txt", context).split())
+    body = render_to_string(f"email/alert_{alert.kind}_body.txt", context)
+    return EmailMessage(subject=subject, body=body, to=to, bcc=bcc)
+
+
+# Wording ------------------------------------------------------------------------------------------
+
+
+def _offline_since(resource: Resource) -> dt.datetime | None:
+    value = (resource.upstream or {}).get("last_online_status_update")
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None or moment.year == 1:  # iProxy's zero time means "never"
+        return None
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
+
+
+def _when(moment: dt.datetime) -> str:
+    return timezone.localtime(moment).strftime("%a %d %b %Y at %H:%M %Z")
+
+
+def _in_words(left: dt.timedelta) -> str:
+    hours = int(left.total_seconds() // 3600)
+    if hours < 1:
+        return "in less than an hour"
+    if hours < 48:
+        return f"in {hours} hour{'s' if hours != 1 else ''}"
+    return f"in {hours // 24} days"
+
+
+def _utc_date(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).date().isoformat()
+
+
+def _amount(cents: int) -> str:
+    return f"{cents // 100:,}.{cents % 100:02d}"
