@@ -1,0 +1,87 @@
+"""Read-mostly admin for the mirror: the sync owns every column except `customer`, and sync runs are history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from inventory.models import Resource, SyncRun
+from inventory.services.assignment import resource_assign
+from ops.audit import REDACTED, redact
+
+# Beyond the audit log's secret-looking keys: shop protocol URLs embed the password, rotate links are secrets.
+EMBEDDED_SECRET_KEYS = ("protocol", "rotate", "vpn")
+
+
+def redact_upstream(data: Any) -> Any:
+    """The upstream answer with every credential, credential-bearing URL and link replaced."""
+    if isinstance(data, Mapping):
+        return {
+            key: REDACTED if any(part in str(key).lower() for part in EMBEDDED_SECRET_KEYS) else redact_upstream(value)
+            for key, value in redact(data).items()
+        }
+    if isinstance(data, list | tuple):
+        return [redact_upstream(value) for value in data]
+    return data
+
+
+@admin.register(Resource)
+class ResourceAdmin(admin.ModelAdmin):
+    list_display = ("label", "kind", "status", "account", "customer", "expires_at", "last_synced_at")
+    list_filter = ("kind", "status", "account")
+    search_fields = ("upstream_id", "label", "customer__name")
+    list_select_related = ("account", "customer")
+    autocomplete_fields = ("customer",)
+    fields = (
+        "account",
+        "kind",
+        "upstream_id",
+        "parent",
+        "customer",
+        "label",
+        "status",
+        "expires_at",
+        "data_used_bytes",
+        "data_limit_bytes",
+        "first_seen_at",
+        "last_synced_at",
+        "vanished_at",
+        "upstream_redacted",
+    )
+    readonly_fields = tuple(name for name in fields if name != "customer")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Upstream (secrets redacted)")
+    def upstream_redacted(self, obj: Resource) -> str:
+        # The raw answer carries passwords and rotate links; the admin shows its shape, not those.
+        return format_html("<pre>{}</pre>", json.dumps(redact_upstream(obj.upstream), indent=2, sort_keys=True))
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Assignment goes through the service so it is audited like everywhere else.
+        resource_assign(resource=obj, customer=obj.customer, actor=request.user)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ("account", "started_at", "outcome", "seen", "created", "updated", "vanished", "duration_seconds")
+    list_filter = ("outcome", "account")
+    list_select_related = ("account",)
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,46 @@
+"""Celery tasks that keep the inventory mirror fresh: beat fans out one sync per enabled provider account."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+
+from inventory import sync
+from providers import errors
+from providers.models import ProviderAccount
+
+MAX_RETRIES = 5
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_MAX_SECONDS = 15 * 60.0
+
+
+def backoff_seconds(retries: int) -> float:
+    """30 s, 60 s, 120 s, ... (capped), plus up to a quarter more so many accounts do not retry in step."""
+    delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**retries)
+    return delay + random.uniform(0, delay / 4)
+
+
+@shared_task(name="inventory.sync_all_accounts", ignore_result=True)
+def sync_all_accounts() -> list[int]:
+    """Queue one `inventory.sync_account` per enabled account; returns the ids queued."""
+    account_ids = list(ProviderAccount.objects.filter(enabled=True).order_by("pk").values_list("pk", flat=True))
+    for account_id in account_ids:
+        sync_account.delay(account_id)
+    return account_ids
+
+
+@shared_task(bind=True, name="inventory.sync_account", max_retries=MAX_RETRIES, ignore_result=True)
+def sync_account(self, account_id: int) -> str | None:
+    """Sync one account; a missing or disabled account is skipped quietly. Returns the run's outcome."""
+    account = ProviderAccount.objects.filter(pk=account_id, enabled=True).first()
+    if account is None:
+        return None
+    try:
+        run = sync.sync_account(account=account)
+    except errors.RateLimitedError as exc:
+        countdown = exc.retry_after if exc.retry_after is not None else backoff_seconds(self.request.retries)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except errors.UnavailableError as exc:
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
+    return run.outcome
