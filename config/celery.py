@@ -13,4 +13,3 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Alert checks live beside the alert service, not in tasks.py.
 app.autodiscover_tasks(related_name="alert_tasks")
-
