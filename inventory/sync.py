@@ -111,7 +111,10 @@ def shop_subscription_row(subscription: proxyshop.Subscription, now: dt.datetime
     )
 
 
-def iproxy_connection_row(connection: iproxy.Connection, online_status: str | None, now: dt.datetime) -> Row:
+def iproxy_connection_row(
+    connection: iproxy.Connection, online: iproxy.ConnectionStatus | None, now: dt.datetime
+) -> Row:
+    online_status = online.online_status if online is not None else None
     plan = connection.active_plan
     if plan is None or plan.expires_at <= now:
         status = ResourceStatus.EXPIRED
@@ -125,8 +128,15 @@ def iproxy_connection_row(connection: iproxy.Connection, online_status: str | No
         label=connection.basic_info.name,
         status=status,
         expires_at=plan.expires_at if plan is not None else None,
-        upstream=connection.raw,
+        # The status list's fields ride along: alerts date an outage by `last_online_status_update`.
+        upstream={**connection.raw, **_status_fields(online)},
     )
+
+
+def _status_fields(online: iproxy.ConnectionStatus | None) -> dict[str, Any]:
+    if online is None:
+        return {}
+    return {key: online.raw[key] for key in ("online_status", "last_online_status_update") if key in online.raw}
 
 
 def iproxy_access_row(access: iproxy.ProxyAccess, parent_status: str | None, now: dt.datetime) -> Row:
@@ -159,7 +169,7 @@ def _read_shop(client: proxyshop.Client, now: dt.datetime) -> list[Row]:
 
 def _read_iproxy(client: iproxy.Client, now: dt.datetime) -> list[Row]:
     connections = client.list_connections()
-    online = {status.connection_id: status.online_status for status in client.connection_statuses()}
+    online = {status.connection_id: status for status in client.connection_statuses()}
     accesses = client.list_all_proxy_accesses()
     rows = [iproxy_connection_row(connection, online.get(connection.id), now) for connection in connections]
     status_of = {row.upstream_id: row.status for row in rows}
