@@ -20,7 +20,7 @@ install: $(VENV)/.installed ## create .venv and install the pinned requirements
 
 run: install ## migrate SQLite, seed the demo, start sandbox + web + worker + beat
 	$(BIN)/python manage.py migrate --noinput -v 0
-	SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/python manage.py seed_demo
+	SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/python manage.py seed_demo --prepare-inventory
 	@echo ""
 	@echo "  Open http://127.0.0.1:$(PORT)/accounts/login/  (Ctrl-C stops everything)"
 	@echo ""

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", views.resource_list, name="resource-list"),
     path("<int:resource_id>/", views.resource_detail, name="resource-detail"),
     path("<int:resource_id>/assign/", views.resource_assign, name="resource-assign"),
+    path("sync/<int:account_id>/", views.account_sync, name="account-sync"),
 ]

@@ -6,14 +6,16 @@ import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import staff_required
-from inventory import presenters, selectors
+from inventory import presenters, selectors, tasks
 from inventory.forms import AssignForm, ResourceFilterForm
 from inventory.models import Resource
 from inventory.services import assignment
+from providers.models import ProviderAccount
 
 RESOURCES_PER_PAGE = 50
 
@@ -72,3 +74,16 @@ def resource_assign(request, resource_id: int):
     else:
         messages.success(request, f"{resource} is back in stock.")
     return redirect("inventory:resource-detail", resource_id=resource.pk)
+
+
+@staff_required
+@require_POST
+def account_sync(request, account_id: int):
+    """Queue a sync of one provider account now (the worker runs it; the page shows the outcome later)."""
+    account = get_object_or_404(ProviderAccount, pk=account_id)
+    if not account.enabled:
+        messages.error(request, f"{account.name} is disabled; enable it before syncing.")
+    else:
+        transaction.on_commit(lambda: tasks.sync_account.delay(account.pk))
+        messages.success(request, f"Sync of {account.name} queued; refresh in a moment to see its outcome.")
+    return redirect("providers:account-list")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import owner_required, staff_required
+from inventory.models import SyncRun
 from providers import errors, services
 from providers.forms import ProviderAccountForm
 from providers.models import DEFAULT_BASE_URLS, ProviderAccount, ProviderKind
@@ -18,7 +20,13 @@ def _get_account_for_staff(account_id: int) -> ProviderAccount:
 
 @staff_required
 def account_list(request):
-    return render(request, "staff/provider_list.html", {"accounts": ProviderAccount.objects.all()})
+    latest_run = SyncRun.objects.filter(account=OuterRef("pk")).order_by("-started_at", "-id")
+    accounts = ProviderAccount.objects.annotate(
+        last_sync_at=Subquery(latest_run.values("started_at")[:1]),
+        last_sync_outcome=Subquery(latest_run.values("outcome")[:1]),
+        last_sync_error=Subquery(latest_run.values("error")[:1]),
+    )
+    return render(request, "staff/provider_list.html", {"accounts": accounts})
 
 
 @owner_required

@@ -10,7 +10,7 @@ from ops import audit
 
 
 @transaction.atomic
-def resource_assign(*, resource: Resource, customer: Customer | None, actor: User) -> Resource:
+def resource_assign(*, resource: Resource, customer: Customer | None, actor: User | None) -> Resource:
     """Give a resource to a customer (or take it back with None); the sync never changes this."""
     locked = Resource.objects.select_for_update().get(pk=resource.pk)
     previous = locked.customer

@@ -37,7 +37,14 @@ DEMO_CUSTOMERS = [
 class Command(BaseCommand):
     help = "Create the demo logins (owner, support, alice, bob) and customers; safe to run again."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--prepare-inventory",
+            action="store_true",
+            help="queue a task that syncs the sandbox accounts and assigns demo proxies to alice and bob",
+        )
+
+    def handle(self, *args, prepare_inventory: bool = False, **options):
         if not settings.DEMO_MODE:
             raise CommandError("seed_demo only runs in demo mode (DEBUG=true or DEMO_MODE=true), never in production.")
         with transaction.atomic():
@@ -50,6 +57,11 @@ class Command(BaseCommand):
                     name=spec["name"], defaults={"contact_email": spec["email"]}
                 )
                 self._user(spec["login"], spec["email"], Role.CUSTOMER, customer=customer)
+        if prepare_inventory:
+            from accounts.tasks import prepare_demo_inventory
+
+            prepare_demo_inventory.delay([spec["name"] for spec in DEMO_PROVIDER_ACCOUNTS])
+            self.stdout.write("Queued: sync of the sandbox accounts and demo proxies for alice and bob.")
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {settings.DEMO_PASSWORD}):"))
         for line in (
             "  owner    owner / admin: /staff/ and /admin/",
