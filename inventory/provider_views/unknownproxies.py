@@ -1,0 +1,6 @@
+"""Staff and portal actions on unknownproxies resources (views stay thin: form -> service -> message)."""
+
+from __future__ import annotations
+
+staff_urlpatterns: list = []
+portal_urlpatterns: list = []
