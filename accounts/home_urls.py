@@ -9,6 +9,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False), name="root"),
     path("staff/providers/", include("providers.urls")),
     path("staff/inventory/", include("inventory.urls")),
+    path("staff/billing/", include("billing.urls")),
+    path("portal/shop/", include("billing.portal_urls")),
     path("staff/", include("accounts.staff_urls")),
     path("portal/", include("accounts.portal_urls")),
 ]
