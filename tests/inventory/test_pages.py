@@ -134,3 +134,13 @@ def test_the_dashboard_counts_stock_and_what_expires_soon(client, support, custo
     assert response.context["inventory"]["expiring_soon"] == 1
     assert list(response.context["expiring"]) == [soon]
     assert b"soontok" in response.content
+
+
+def test_the_inventory_pages_keep_their_filters(client, support, customer_a):
+    for _ in range(55):
+        ResourceFactory(customer=customer_a)
+    ResourceFactory(label="stocktok")
+    client.force_login(support)
+    first = client.get("/staff/inventory/", {"customer": str(customer_a.pk)}).content.decode()
+    assert "Page 1 of 2 · 55 resources" in first
+    assert f"?customer={customer_a.pk}&amp;page=2" in first
