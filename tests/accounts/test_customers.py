@@ -96,3 +96,11 @@ def test_it_pages_the_customer_list(client, support, db):
     last = client.get("/staff/customers/?page=3")
     assert b"C119" in last.content
     assert client.get("/staff/customers/?page=999").status_code == 200
+
+
+def test_the_customer_page_has_a_clean_title_and_the_login_form(client, support, customer_a):
+    client.force_login(support)
+    page = client.get(f"/staff/customers/{customer_a.pk}/").content.decode()
+    assert "<title>Alice Analytics Ltd · Proxy Reseller</title>" in page
+    assert page.index("<title>") < page.index("</title>") < page.index("Add a login")
+    assert page.count("Add a login") == 1
