@@ -218,6 +218,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "ops.heartbeat", "schedule": 60.0},
     "sync-all-accounts": {"task": "inventory.sync_all_accounts", "schedule": env.float("SYNC_INTERVAL_SECONDS", 600.0)},
     "check-alerts": {"task": "inventory.check_alerts", "schedule": env.float("ALERT_INTERVAL_SECONDS", 900.0)},
+    "reconcile-unknown-orders": {"task": "billing.reconcile_unknown_orders", "schedule": 60.0},
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

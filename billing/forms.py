@@ -1,0 +1,144 @@
+"""Forms for money and the catalog: amounts are typed as decimals and handed to services in minor units."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from billing.models import PROVIDER_FOR_PRODUCT, OrderState, Product, ProductKind
+from providers.models import ProviderAccount
+from providers.rules import proxyshop as shop_rules
+
+MAX_AMOUNT = Decimal("1000000.00")
+
+
+def to_cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+class OrderForm(forms.Form):
+    """A buy or renew button: only the idempotency key rendered with the page (a double-submit repeats it)."""
+
+    idempotency_key = forms.CharField(
+        widget=forms.HiddenInput,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]{16,64}$", "Invalid request key: please reload the page.")],
+    )
+
+    @classmethod
+    def fresh(cls) -> OrderForm:
+        return cls(initial={"idempotency_key": new_idempotency_key()})
+
+
+class TopUpForm(forms.Form):
+    amount = forms.DecimalField(
+        min_value=Decimal("0.01"), max_value=MAX_AMOUNT, decimal_places=2, help_text="What the customer paid us."
+    )
+    note = forms.CharField(max_length=300, required=False, help_text="e.g. the bank transfer reference.")
+
+    @property
+    def amount_cents(self) -> int:
+        return to_cents(self.cleaned_data["amount"])
+
+
+class AdjustmentForm(forms.Form):
+    amount = forms.DecimalField(
+        min_value=-MAX_AMOUNT,
+        max_value=MAX_AMOUNT,
+        decimal_places=2,
+        help_text="Positive to credit, negative to debit (owners only).",
+    )
+    note = forms.CharField(max_length=300, help_text="Why: it stays on the customer's ledger.")
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError("An adjustment cannot be zero.")
+        return amount
+
+    @property
+    def amount_cents(self) -> int:
+        return to_cents(self.cleaned_data["amount"])
+
+
+class OrderFilterForm(forms.Form):
+    state = forms.ChoiceField(choices=[("", "All states"), *OrderState.choices], required=False)
+
+
+class ProductForm(forms.Form):
+    """The catalog entry; the kind decides which parameters apply (GB and hours, or a shop plan id)."""
+
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    kind = forms.ChoiceField(choices=ProductKind.choices)
+    account = forms.ModelChoiceField(queryset=ProviderAccount.objects.filter(kind__in=PROVIDER_FOR_PRODUCT.values()))
+    gb = forms.IntegerField(
+        min_value=1, max_value=100_000, required=False, label="GB", help_text="Residential: whole gigabytes."
+    )
+    duration_hours = forms.IntegerField(
+        min_value=0,
+        max_value=87_600,
+        required=False,
+        help_text="Residential: hours of validity (0 = no time limit); a renewal adds as many.",
+    )
+    plan_id = forms.CharField(
+        max_length=60, required=False, label="Plan id", help_text="Proxy shop: e.g. nlams30private."
+    )
+    price = forms.DecimalField(min_value=Decimal("0"), max_value=MAX_AMOUNT, decimal_places=2)
+    renewal_price = forms.DecimalField(min_value=Decimal("0"), max_value=MAX_AMOUNT, decimal_places=2)
+    active = forms.BooleanField(required=False, initial=True, help_text="Shown and sold in the portal.")
+
+    @classmethod
+    def for_product(cls, product: Product, data=None) -> ProductForm:
+        initial = {
+            "name": product.name,
+            "description": product.description,
+            "kind": product.kind,
+            "account": product.account_id,
+            "gb": product.parameters.get("gb"),
+            "duration_hours": product.parameters.get("duration_hours"),
+            "plan_id": product.parameters.get("plan_id"),
+            "price": Decimal(product.price_cents) / 100,
+            "renewal_price": Decimal(product.renewal_price_cents) / 100,
+            "active": product.active,
+        }
+        return cls(data, initial=initial)
+
+    def clean(self):
+        data = super().clean()
+        kind, account = data.get("kind"), data.get("account")
+        if kind and account and account.kind != PROVIDER_FOR_PRODUCT[ProductKind(kind)]:
+            needed = PROVIDER_FOR_PRODUCT[ProductKind(kind)]
+            self.add_error("account", f"A {ProductKind(kind).label} product needs a {needed} provider account.")
+        if kind == ProductKind.RESI_GB:
+            if not data.get("gb"):
+                self.add_error("gb", "Residential products need a number of GB.")
+            if data.get("duration_hours") is None:
+                data["duration_hours"] = 0
+        elif kind == ProductKind.SHOP_PLAN:
+            for violation in shop_rules.id_violations("plan_id", data.get("plan_id") or ""):
+                self.add_error("plan_id", f"Plan id {violation.message}.")
+        return data
+
+    def service_fields(self) -> dict:
+        data = self.cleaned_data
+        if data["kind"] == ProductKind.RESI_GB:
+            parameters = {"gb": data["gb"], "duration_hours": data["duration_hours"]}
+        else:
+            parameters = {"plan_id": data["plan_id"]}
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "kind": data["kind"],
+            "account": data["account"],
+            "parameters": parameters,
+            "price_cents": to_cents(data["price"]),
+            "renewal_price_cents": to_cents(data["renewal_price"]),
+            "active": data["active"],
+        }

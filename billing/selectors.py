@@ -1,0 +1,89 @@
+"""Reads shared by the staff and portal billing pages, the services and the reconcile task."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import Customer
+from billing.models import LedgerEntry, Order, OrderKind, OrderState, Product
+from inventory.models import Resource, ResourceStatus
+
+# Orders still waiting for an upstream answer or for reconciliation: a second renewal would pay twice.
+OPEN_STATES = (OrderState.PENDING, OrderState.SUBMITTED, OrderState.UNKNOWN)
+
+
+def customers_with_balances(*, search: str = "") -> QuerySet[Customer]:
+    """Every customer with `balance_cents` computed from the ledger (a subquery, no N+1)."""
+    balance = (
+        LedgerEntry.objects.filter(customer=OuterRef("pk"))
+        .order_by()
+        .values("customer")
+        .annotate(total=Sum("amount_cents"))
+        .values("total")
+    )
+    customers = Customer.objects.annotate(
+        balance_cents=Coalesce(Subquery(balance, output_field=IntegerField()), Value(0))
+    )
+    if search:
+        customers = customers.filter(name__icontains=search)
+    return customers.order_by("name", "pk")
+
+
+def ledger_for_customer(*, customer: Customer) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(customer=customer).select_related("order", "actor").order_by("-created_at", "-id")
+
+
+def orders_for_staff(*, state: str = "") -> QuerySet[Order]:
+    orders = Order.objects.select_related("customer", "product", "resource")
+    if state:
+        orders = orders.filter(state=state)
+    return orders.order_by("-created_at", "-id")
+
+
+def orders_for_customer(*, customer: Customer) -> QuerySet[Order]:
+    return Order.objects.filter(customer=customer).select_related("product", "resource").order_by("-created_at", "-id")
+
+
+def products_on_sale() -> QuerySet[Product]:
+    return Product.objects.filter(active=True).select_related("account").order_by("name", "pk")
+
+
+def renewal_product_for(*, resource: Resource) -> Product | None:
+    """The product a resource was bought from (its fulfilled purchase order); None when not bought here."""
+    order = (
+        Order.objects.filter(resource=resource, kind=OrderKind.PURCHASE, state=OrderState.FULFILLED)
+        .select_related("product", "product__account")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return order.product if order is not None else None
+
+
+def renewable_resources(*, customer: Customer) -> list[tuple[Resource, Product]]:
+    """The customer's resources bought from a product, with that product (what a renewal would sell)."""
+    product_id = (
+        Order.objects.filter(resource=OuterRef("pk"), kind=OrderKind.PURCHASE, state=OrderState.FULFILLED)
+        .order_by("-created_at", "-id")
+        .values("product_id")[:1]
+    )
+    resources = list(
+        Resource.objects.filter(customer=customer)
+        .exclude(status=ResourceStatus.VANISHED)
+        .annotate(product_id=Subquery(product_id))
+        .filter(product_id__isnull=False)
+        .order_by("kind", "label", "pk")
+    )
+    products = Product.objects.in_bulk({resource.product_id for resource in resources})
+    return [(resource, products[resource.product_id]) for resource in resources]
+
+
+def open_renewal_exists(*, resource: Resource) -> bool:
+    return Order.objects.filter(resource=resource, kind=OrderKind.RENEWAL, state__in=OPEN_STATES).exists()
+
+
+def unknown_orders_due(*, before: dt.datetime) -> QuerySet[Order]:
+    """Orders in `unknown` since before `before`, oldest first (what the reconcile task settles)."""
+    return Order.objects.filter(state=OrderState.UNKNOWN, submitted_at__lt=before).order_by("submitted_at", "pk")

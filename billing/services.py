@@ -1,0 +1,549 @@
+"""Money and orders: the ledger, charging under a row lock, placing and renewing orders, reconciliation.
+
+The one place where upstream calls (through `billing.fulfilment`), ledger writes and audit meet.
+Rules held here:
+
+- a balance is the Sum of the customer's ledger entries, never stored;
+- a charge locks the Customer row (`select_for_update()` inside `atomic()`), recomputes the balance
+  and refuses when short, so concurrent charges can never take it below zero;
+- an order is charged in the transaction that creates it, the upstream call happens after that
+  transaction commits, and its outcome is written in a new one: fulfilled, failed + refunded, or
+  unknown (money held) until `order_reconcile` settles it either way;
+- the same idempotency key gives back the same order and never a second charge.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.models import Customer, User
+from billing import fulfilment
+from billing.models import (
+    PROVIDER_FOR_PRODUCT,
+    LedgerEntry,
+    LedgerEntryKind,
+    Order,
+    OrderKind,
+    OrderState,
+    Product,
+    ProductKind,
+    format_money,
+)
+from billing.selectors import open_renewal_exists, renewal_product_for
+from inventory.models import Resource
+from inventory.services.assignment import resource_assign
+from inventory.sync import LABEL_LENGTH, Row
+from ops import audit
+from providers import crypto, errors
+from providers.models import ProviderAccount
+
+logger = logging.getLogger(__name__)
+
+PRODUCT_FIELDS = (
+    "name",
+    "description",
+    "kind",
+    "account",
+    "parameters",
+    "price_cents",
+    "renewal_price_cents",
+    "active",
+)
+
+
+class BillingError(Exception):
+    """A billing rule refused the request; the message is fit to show the customer or staff member."""
+
+
+class InsufficientFunds(BillingError):
+    pass
+
+
+class CustomerSuspended(BillingError):
+    pass
+
+
+class NotForSale(BillingError):
+    pass
+
+
+class NotRenewable(BillingError):
+    pass
+
+
+class IdempotencyKeyReused(BillingError):
+    pass
+
+
+# What the customer is told about a settled order, by `Order.error_code`.
+CUSTOMER_MESSAGES = {
+    "sold_out": "This product is sold out at the moment. Your payment was refunded.",
+    "coupon_rejected": "The coupon was refused, so nothing was bought. Your payment was refunded.",
+    "upstream_balance": (
+        "We could not fulfil this order right now. Your payment was refunded and our team has been told."
+    ),
+    "refused": "The provider refused this order. Your payment was refunded.",
+    "unavailable": "The provider could not be reached. Nothing was bought and your payment was refunded.",
+    "not_found_upstream": "The provider has no record of this order. Your payment was refunded.",
+    "unknown": "We're confirming this order with the provider; your money is held, not lost.",
+}
+
+
+# Balance and ledger ---------------------------------------------------------------------------------
+
+
+def customer_balance(*, customer: Customer) -> int:
+    """The customer's balance in minor units: the Sum of its ledger entries (0 without any)."""
+    return LedgerEntry.objects.filter(customer_id=customer.pk).aggregate(total=Sum("amount_cents"))["total"] or 0
+
+
+def _lock_customer(customer: Customer) -> Customer:
+    """The customer row, locked until the transaction ends: every balance change for it queues here."""
+    return Customer.objects.select_for_update().get(pk=customer.pk)
+
+
+def _entry(
+    *,
+    customer: Customer,
+    amount_cents: int,
+    kind: str,
+    actor: User | None,
+    note: str = "",
+    order: Order | None = None,
+) -> LedgerEntry:
+    entry = LedgerEntry.objects.create(
+        customer=customer,
+        amount_cents=amount_cents,
+        kind=kind,
+        order=order,
+        note=note[:300],
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+    audit.record(
+        action=f"billing.ledger.{kind}",
+        actor=actor,
+        target=entry,
+        customer=customer,
+        data={
+            "amount_cents": amount_cents,
+            "balance_cents": customer_balance(customer=customer),
+            "order": order.pk if order else None,
+            "note": note,
+        },
+    )
+    return entry
+
+
+def balance_charge(
+    *, customer: Customer, amount_cents: int, kind: str, order: Order, actor: User | None, note: str = ""
+) -> LedgerEntry:
+    """Take `amount_cents` (> 0) from the balance for an order; refuses with InsufficientFunds when short.
+
+    Locks the customer row and recomputes the balance under the lock, so two charges racing for the
+    same money are served one after the other and the second one sees what the first one left.
+    """
+    if amount_cents <= 0:
+        raise ValueError("a charge is a positive amount")
+    with transaction.atomic():
+        locked = _lock_customer(customer)
+        balance = customer_balance(customer=locked)
+        if balance < amount_cents:
+            raise InsufficientFunds(
+                f"Insufficient balance: this costs {format_money(amount_cents)} and your balance is "
+                f"{format_money(balance)}. Please top up first."
+            )
+        return _entry(customer=locked, amount_cents=-amount_cents, kind=kind, order=order, actor=actor, note=note)
+
+
+def balance_top_up(*, customer: Customer, amount_cents: int, actor: User | None, note: str = "") -> LedgerEntry:
+    """Credit money the customer paid us (support or owner). Only positive amounts."""
+    if amount_cents <= 0:
+        raise BillingError("A top-up must be a positive amount.")
+    with transaction.atomic():
+        locked = _lock_customer(customer)
+        return _entry(customer=locked, amount_cents=amount_cents, kind=LedgerEntryKind.TOP_UP, actor=actor, note=note)
+
+
+def balance_adjust(*, customer: Customer, amount_cents: int, actor: User | None, note: str) -> LedgerEntry:
+    """A correction either way, with a reason. Taking money away is for owners only and never below zero."""
+    if amount_cents == 0:
+        raise BillingError("An adjustment cannot be zero.")
+    if not note.strip():
+        raise BillingError("An adjustment needs a reason.")
+    if amount_cents < 0 and not getattr(actor, "is_owner", False):
+        raise BillingError("Only owners can take money from a balance.")
+    with transaction.atomic():
+        locked = _lock_customer(customer)
+        balance = customer_balance(customer=locked)
+        if balance + amount_cents < 0:
+            raise InsufficientFunds(
+                f"The balance is {format_money(balance)}: an adjustment of {format_money(amount_cents)} "
+                "would make it negative."
+            )
+        return _entry(
+            customer=locked, amount_cents=amount_cents, kind=LedgerEntryKind.ADJUSTMENT, actor=actor, note=note
+        )
+
+
+# Catalog ----------------------------------------------------------------------------------------------
+
+
+def _check_product(fields: dict) -> None:
+    account: ProviderAccount = fields["account"]
+    kind = ProductKind(fields["kind"])
+    if account.kind != PROVIDER_FOR_PRODUCT[kind]:
+        raise BillingError(f"A {kind.label} product needs a {PROVIDER_FOR_PRODUCT[kind]} provider account.")
+
+
+@transaction.atomic
+def product_create(*, actor: User | None, **fields) -> Product:
+    """Add a product to the catalog (owners)."""
+    data = {key: fields[key] for key in PRODUCT_FIELDS if key in fields}
+    _check_product(data)
+    product = Product(**data)
+    product.full_clean()
+    product.save()
+    audit.record(action="billing.product.create", actor=actor, target=product, data=_product_audit(product))
+    return product
+
+
+@transaction.atomic
+def product_update(*, product: Product, actor: User | None, **changes) -> Product:
+    """Change a product (owners); orders already placed keep the price they were charged."""
+    locked = Product.objects.select_for_update().get(pk=product.pk)
+    for key in PRODUCT_FIELDS:
+        if key in changes:
+            setattr(locked, key, changes[key])
+    _check_product({"kind": locked.kind, "account": locked.account})
+    locked.full_clean()
+    locked.save()
+    audit.record(action="billing.product.update", actor=actor, target=locked, data=_product_audit(locked))
+    return locked
+
+
+def _product_audit(product: Product) -> dict:
+    return {
+        "name": product.name,
+        "kind": product.kind,
+        "account": product.account_id,
+        "parameters": product.parameters,
+        "price_cents": product.price_cents,
+        "renewal_price_cents": product.renewal_price_cents,
+        "active": product.active,
+    }
+
+
+# Orders -----------------------------------------------------------------------------------------------
+
+
+def order_place(*, customer: Customer, product: Product, idempotency_key: str, actor: User | None) -> Order:
+    """Buy `product` for `customer` from its balance at our price; the same key returns the same order.
+
+    Raises BillingError subclasses (nothing charged) for a suspended customer, a product not on sale
+    or a short balance. Upstream failures do not raise: they settle the order (see the module doc).
+    """
+    existing = _order_for_key(idempotency_key, customer)
+    if existing is not None:
+        return existing
+    if not product.active:
+        raise NotForSale("This product is no longer for sale.")
+    return _open_and_submit(
+        customer=customer,
+        product=product,
+        kind=OrderKind.PURCHASE,
+        resource=None,
+        price_cents=product.price_cents,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
+def order_renew(*, customer: Customer, resource: Resource, idempotency_key: str, actor: User | None) -> Order:
+    """Renew a resource the customer bought here, at its product's renewal price; idempotent like a purchase."""
+    existing = _order_for_key(idempotency_key, customer)
+    if existing is not None:
+        return existing
+    if resource.customer_id != customer.pk:
+        raise NotRenewable("This proxy is not yours to renew.")
+    product = renewal_product_for(resource=resource)
+    if product is None or product.account_id != resource.account_id:
+        raise NotRenewable("This proxy was not bought in our shop, so it cannot be renewed here. Please contact us.")
+    if open_renewal_exists(resource=resource):
+        raise NotRenewable("A renewal of this proxy is already being processed.")
+    return _open_and_submit(
+        customer=customer,
+        product=product,
+        kind=OrderKind.RENEWAL,
+        resource=resource,
+        price_cents=product.renewal_price_cents,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
+def _order_for_key(idempotency_key: str, customer: Customer) -> Order | None:
+    if not idempotency_key:
+        raise BillingError("Missing idempotency key.")
+    order = Order.objects.filter(idempotency_key=idempotency_key).first()
+    if order is not None and order.customer_id != customer.pk:
+        raise IdempotencyKeyReused("This request key belongs to another order. Please reload the page.")
+    return order
+
+
+def _open_and_submit(
+    *,
+    customer: Customer,
+    product: Product,
+    kind: str,
+    resource: Resource | None,
+    price_cents: int,
+    idempotency_key: str,
+    actor: User | None,
+) -> Order:
+    try:
+        with transaction.atomic():
+            locked = _lock_customer(customer)
+            # Re-checked under the lock: a double-submit waits here for the first one and gets its order.
+            existing = Order.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+            if not locked.is_active:
+                raise CustomerSuspended("This account is suspended: it cannot place orders. Please contact support.")
+            order = Order.objects.create(
+                customer=locked,
+                product=product,
+                kind=kind,
+                resource=resource,
+                price_cents=price_cents,
+                idempotency_key=idempotency_key,
+                actor=actor if getattr(actor, "pk", None) else None,
+            )
+            if price_cents:
+                balance_charge(
+                    customer=locked,
+                    amount_cents=price_cents,
+                    kind=LedgerEntryKind.PURCHASE if kind == OrderKind.PURCHASE else LedgerEntryKind.RENEWAL,
+                    order=order,
+                    actor=actor,
+                    note=f"{order.get_kind_display()}: {product.name}",
+                )
+            audit.record(
+                action=f"billing.order.{kind}",
+                actor=actor,
+                target=order,
+                customer=locked,
+                data={"product": product.pk, "price_cents": price_cents, "resource": resource.pk if resource else None},
+            )
+    except IntegrityError:
+        # SQLite has no row locks: the unique key is the last guard against a racing double-submit.
+        existing = Order.objects.filter(idempotency_key=idempotency_key, customer=customer).first()
+        if existing is None:
+            raise
+        return existing
+    return _submit(order, actor)
+
+
+def _submit(order: Order, actor: User | None) -> Order:
+    """Decide and store what to send, mark submitted, send it once, and settle by the answer."""
+    try:
+        request = fulfilment.prepare(order)
+    except (errors.ProviderError, crypto.SecretUnreadable) as exc:
+        # Nothing that costs money was sent: a definite failure.
+        return _settle_failed(order, exc, actor=actor)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked.transition(OrderState.SUBMITTED)
+        locked.request = request
+        locked.submitted_at = timezone.now()
+        locked.save(update_fields=["state", "request", "submitted_at", "updated_at"])
+    order = locked
+    try:
+        rows = fulfilment.submit(order)
+    except (errors.UnknownOutcomeError, errors.MalformedResponseError) as exc:
+        return _settle_unknown(order, exc, actor=actor)
+    except (errors.ProviderError, crypto.SecretUnreadable) as exc:
+        return _settle_failed(order, exc, actor=actor)
+    except Exception as exc:
+        # A bug after the request left: the purchase may have happened. Hold the money; reconciliation decides.
+        logger.exception("order %s: unexpected error after submitting", order.pk)
+        return _settle_unknown(order, exc, actor=actor)
+    return _settle_fulfilled(order, rows, actor=actor)
+
+
+def _settle_fulfilled(order: Order, rows: list[Row], *, actor: User | None, reconciled: bool = False) -> Order:
+    """Mark fulfilled, mirror what upstream gave and assign it to the customer, in one transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Order.objects.select_for_update(of=("self",)).select_related("customer", "product").get(pk=order.pk)
+        locked.transition(OrderState.FULFILLED)
+        resources = [
+            resource_assign(resource=_mirror(locked.product.account, row, now), customer=locked.customer, actor=actor)
+            for row in rows
+        ]
+        if resources and locked.resource_id is None:
+            locked.resource = resources[0]
+        if resources:
+            locked.upstream_ref = ",".join(resource.upstream_id for resource in resources)[:500]
+        locked.error, locked.error_code = "", ""
+        if reconciled:
+            locked.reconciled_at = now
+        locked.save()
+        audit.record(
+            action="billing.order.reconciled_fulfilled" if reconciled else "billing.order.fulfilled",
+            actor=actor,
+            target=locked,
+            customer=locked.customer,
+            data={"resources": [resource.pk for resource in resources], "price_cents": locked.price_cents},
+        )
+    return locked
+
+
+def _settle_failed(
+    order: Order, exc: Exception | None, *, actor: User | None, reconciled: bool = False, code: str = ""
+) -> Order:
+    """Mark failed and refund the charge, in one transaction; the error says staff what happened."""
+    with transaction.atomic():
+        locked = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("customer", "product__account")
+            .get(pk=order.pk)
+        )
+        locked.transition(OrderState.FAILED)
+        locked.error_code = code or _error_code(exc)
+        locked.error = _staff_message(locked, exc)
+        if reconciled:
+            locked.reconciled_at = timezone.now()
+        locked.save()
+        if locked.error_code == "upstream_balance":
+            ProviderAccount.objects.filter(pk=locked.product.account_id).update(last_error=locked.error)
+        if locked.price_cents:
+            with transaction.atomic():
+                customer = _lock_customer(locked.customer)
+                _entry(
+                    customer=customer,
+                    amount_cents=locked.price_cents,
+                    kind=LedgerEntryKind.REFUND,
+                    order=locked,
+                    actor=actor,
+                    note=f"Refund: {locked.product.name}",
+                )
+        audit.record(
+            action="billing.order.reconciled_failed" if reconciled else "billing.order.failed",
+            actor=actor,
+            target=locked,
+            customer=locked.customer,
+            data={"error_code": locked.error_code, "error": locked.error, "refund_cents": locked.price_cents},
+        )
+    return locked
+
+
+def _settle_unknown(order: Order, exc: Exception, *, actor: User | None) -> Order:
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked.transition(OrderState.UNKNOWN)
+        locked.error_code = "unknown"
+        locked.error = f"No answer from upstream ({exc}). The money stays held until reconciliation settles it."
+        locked.save()
+        audit.record(
+            action="billing.order.unknown",
+            actor=actor,
+            target=locked,
+            customer=locked.customer,
+            data={"error": str(exc), "held_cents": locked.price_cents},
+        )
+    return locked
+
+
+def order_reconcile(*, order: Order, actor: User | None = None) -> Order:
+    """Settle an order in `unknown` by looking upstream: fulfilled when found, failed + refunded when not.
+
+    The order row stays locked while upstream is read, so concurrent reconciliations settle it once;
+    an order that is no longer unknown is returned untouched. A provider error leaves it unknown and
+    is raised for the caller to retry later.
+    """
+    with transaction.atomic():
+        locked = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("product__account", "resource")
+            .get(pk=order.pk)
+        )
+        if locked.state != OrderState.UNKNOWN:
+            return locked
+        rows = fulfilment.find(locked)
+        if rows is None:
+            return _settle_failed(locked, None, actor=actor, reconciled=True, code="not_found_upstream")
+        return _settle_fulfilled(locked, rows, actor=actor, reconciled=True)
+
+
+def customer_message(order: Order) -> str:
+    """What the customer is told about this order's outcome."""
+    if order.state == OrderState.FULFILLED:
+        return f"Done: {order.product.name} — {order.price} was charged."
+    if order.state in (OrderState.PENDING, OrderState.SUBMITTED):
+        return "Your order is being processed."
+    return CUSTOMER_MESSAGES.get(order.error_code, CUSTOMER_MESSAGES["refused"])
+
+
+# Helpers ---------------------------------------------------------------------------------------------
+
+
+def _mirror(account: ProviderAccount, row: Row, now) -> Resource:
+    """Write one row like the sync does (same columns), creating the resource when it is new."""
+    resource, _ = Resource.objects.update_or_create(
+        account=account,
+        kind=row.kind,
+        upstream_id=row.upstream_id,
+        defaults={
+            "label": row.label[:LABEL_LENGTH],
+            "status": row.status,
+            "expires_at": row.expires_at,
+            "data_used_bytes": row.data_used_bytes,
+            "data_limit_bytes": row.data_limit_bytes,
+            "upstream": dict(row.upstream),
+            "last_synced_at": now,
+            "vanished_at": None,
+        },
+        create_defaults={
+            "label": row.label[:LABEL_LENGTH],
+            "status": row.status,
+            "expires_at": row.expires_at,
+            "data_used_bytes": row.data_used_bytes,
+            "data_limit_bytes": row.data_limit_bytes,
+            "upstream": dict(row.upstream),
+            "first_seen_at": now,
+            "last_synced_at": now,
+        },
+    )
+    return resource
+
+
+def _error_code(exc: Exception | None) -> str:
+    if isinstance(exc, errors.SoldOutError):
+        return "sold_out"
+    if isinstance(exc, errors.CouponRejectedError):
+        return "coupon_rejected"
+    if isinstance(exc, errors.InsufficientBalanceError):
+        return "upstream_balance"
+    if isinstance(exc, errors.UnavailableError | errors.RateLimitedError):
+        return "unavailable"
+    return "refused"
+
+
+def _staff_message(order: Order, exc: Exception | None) -> str:
+    account = order.product.account
+    if exc is None:
+        return "Reconciliation found no trace of this order upstream: refunded."
+    if isinstance(exc, errors.InsufficientBalanceError):
+        return (
+            f"Our balance at {account.name} is too low for this order ({exc}). "
+            "Top up the provider account; the customer was refunded and can order again."
+        )
+    if isinstance(exc, crypto.SecretUnreadable):
+        return f"The credentials of {account.name} cannot be decrypted: re-enter them. The customer was refunded."
+    if isinstance(exc, errors.AuthenticationError):
+        return f"{account.name} refused our credentials ({exc}). Check them; the customer was refunded."
+    return f"Upstream refused the order ({exc}). The customer was refunded."
