@@ -6,11 +6,16 @@ import os
 import shutil
 
 import pytest
+from django.conf import settings
 
 from accounts.models import Role
 from providers.sandbox import SandboxApp
 from providers.sandbox.testing import sandbox_behind_responses
 from tests.factories import CustomerFactory, UserFactory
+
+# Locks live in the cache, which a running `make run` or another test run may share (the file cache under
+# var/): a per-run key prefix keeps their locks and ours apart.
+settings.CACHES["default"]["KEY_PREFIX"] = f"test-{os.getpid()}"
 
 # Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
