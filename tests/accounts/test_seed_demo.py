@@ -39,3 +39,15 @@ def test_it_points_the_demo_provider_accounts_at_the_sandbox(db, settings):
     call_command("seed_demo")
     assert ProviderAccount.objects.count() == 3
     assert ProviderAccount.objects.get(kind="unknownproxies").base_url == "http://127.0.0.1:9100/unknownproxies/api/v1"
+
+
+def test_it_stocks_the_demo_shop_and_credits_the_demo_customers_once(db, settings):
+    from billing.models import Product
+    from billing.services import customer_balance
+
+    settings.DEMO_MODE = True
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert Product.objects.filter(active=True).count() == 2
+    alice = User.objects.get(username="alice").customer
+    assert customer_balance(customer=alice) == 10_000

@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Customer, Role, User
+from billing.models import LedgerEntry, Product
+from billing.services import balance_top_up, product_create
 from providers.models import ProviderAccount
 
 # The sandbox's demo credentials (shared/provider-api/SANDBOX.md).
@@ -27,6 +29,29 @@ DEMO_PROVIDER_ACCOUNTS = [
         "secret": "sandbox-key",
     },
 ]
+
+# Products on sale in the demo shop (our retail prices, in minor units), fulfilled by the sandbox accounts.
+DEMO_PRODUCTS = [
+    {
+        "name": "Amsterdam mobile proxy, 30 days",
+        "kind": "shop_plan",
+        "account": "Sandbox proxy shop",
+        "parameters": {"plan_id": "nlams30private"},
+        "price_cents": 1900,
+        "renewal_price_cents": 1900,
+        "description": "A private mobile proxy on a Dutch network, with IP rotation.",
+    },
+    {
+        "name": "Residential traffic, 10 GB for 30 days",
+        "kind": "resi_gb",
+        "account": "Sandbox Unknown Proxies",
+        "parameters": {"gb": 10, "duration_hours": 720},
+        "price_cents": 3500,
+        "renewal_price_cents": 3000,
+        "description": "Rotating residential IPs in the US, Canada and the UK.",
+    },
+]
+DEMO_STARTING_BALANCE_CENTS = 10_000
 
 DEMO_CUSTOMERS = [
     {"login": "alice", "name": "Alice Analytics Ltd", "email": "alice@example.com"},
@@ -52,11 +77,17 @@ class Command(BaseCommand):
             self._user("support", "support@example.com", Role.SUPPORT)
             for spec in DEMO_PROVIDER_ACCOUNTS:
                 self._provider_account(spec)
+            for spec in DEMO_PRODUCTS:
+                self._product(spec)
             for spec in DEMO_CUSTOMERS:
                 customer, _ = Customer.objects.get_or_create(
                     name=spec["name"], defaults={"contact_email": spec["email"]}
                 )
                 self._user(spec["login"], spec["email"], Role.CUSTOMER, customer=customer)
+                if not LedgerEntry.objects.filter(customer=customer).exists():
+                    balance_top_up(
+                        customer=customer, amount_cents=DEMO_STARTING_BALANCE_CENTS, actor=None, note="Demo credit"
+                    )
         if prepare_inventory:
             from accounts.tasks import prepare_demo_inventory
 
@@ -82,6 +113,13 @@ class Command(BaseCommand):
         account = ProviderAccount(name=spec["name"], kind=spec["kind"], base_url=base_url, username=spec["username"])
         account.secret = spec["secret"]
         account.save()
+
+    def _product(self, spec: dict) -> None:
+        if Product.objects.filter(name=spec["name"]).exists():
+            return
+        account = ProviderAccount.objects.get(name=spec["account"])
+        fields = {key: value for key, value in spec.items() if key != "account"}
+        product_create(actor=None, account=account, **fields)
 
     def _user(self, username: str, email: str, role: str, *, customer=None, superuser: bool = False) -> User:
         user, created = User.objects.get_or_create(
