@@ -90,8 +90,8 @@ class ProductForm(forms.Form):
     plan_id = forms.CharField(
         max_length=60, required=False, label="Plan id", help_text="Proxy shop: e.g. nlams30private."
     )
-    price = forms.DecimalField(min_value=Decimal("0"), max_value=MAX_AMOUNT, decimal_places=2)
-    renewal_price = forms.DecimalField(min_value=Decimal("0"), max_value=MAX_AMOUNT, decimal_places=2)
+    price = forms.DecimalField(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, decimal_places=2)
+    renewal_price = forms.DecimalField(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, decimal_places=2)
     active = forms.BooleanField(required=False, initial=True, help_text="Shown and sold in the portal.")
 
     @classmethod

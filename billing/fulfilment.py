@@ -26,6 +26,7 @@ from django.utils import timezone
 from billing.models import Order, OrderKind, ProductKind
 from inventory.models import Resource, ResourceKind
 from inventory.sync import Row, resi_token_row, shop_subscription_row
+from providers import errors
 from providers.clients import proxyshop, unknownproxies
 from providers.rules import unknownproxies as resi_rules
 from providers.services import client_for_account
@@ -60,12 +61,21 @@ def prepare(order: Order) -> dict[str, Any]:
         return resi_renewal_request(current, gb=product.gb, hours=product.duration_hours, now=timezone.now())
     if order.kind == OrderKind.PURCHASE:
         return {"plan_id": product.plan_id, "quantity": order.quantity}
-    resource = order.resource
-    previous = resource.expires_at
+    # The end to compare against later is read upstream, not from our mirror: a stale mirror would let
+    # reconciliation take an end that was already there for a renewal that never happened.
+    subscription_id = order.resource.upstream_id
+    current = next((s for s in _shop_client(order).subscriptions() if s.id == subscription_id), None)
+    if current is None or current.active_until <= timezone.now():
+        # The shop answers 409 on an expired subscription; nothing was sent, so this is a clean failure.
+        raise errors.ConflictError(
+            f"subscription {subscription_id} is expired or gone: the shop cannot renew it",
+            provider="shop",
+            operation="renew",
+        )
     return {
         "plan_id": product.plan_id,
-        "subscription_id": resource.upstream_id,
-        "previous_active_until_ms": round(previous.timestamp() * 1000) if previous else 0,
+        "subscription_id": subscription_id,
+        "previous_active_until_ms": round(current.active_until.timestamp() * 1000),
     }
 
 
@@ -76,7 +86,9 @@ def resi_renewal_request(current: unknownproxies.ResiToken, *, gb: int, hours: i
     createdAt: max(current duration, hours already elapsed) + hours. A token without a time limit
     (durationHours 0) keeps none.
     """
-    request: dict[str, Any] = {"data_limit": current.data_limit + gb * GB, "previous_data_limit": current.data_limit}
+    # dataLimit must stay whole GB: a legacy limit with a fraction is rounded up before adding what was paid for.
+    whole = -(-current.data_limit // GB) * GB
+    request: dict[str, Any] = {"data_limit": whole + gb * GB, "previous_data_limit": current.data_limit}
     if hours and current.duration_hours:
         elapsed = math.ceil(max(0.0, (now - current.created_at).total_seconds()) / 3600)
         request["duration_hours"] = max(current.duration_hours, elapsed) + hours
@@ -108,6 +120,13 @@ def submit(order: Order) -> list[Row]:
     client = _shop_client(order)
     if order.kind == OrderKind.PURCHASE:
         result = client.purchase(request["plan_id"], quantity=request["quantity"])
+        if len(result.subscriptions) != request["quantity"]:
+            # Paid for but not (all) delivered in the answer: hold the money and let reconciliation look.
+            raise errors.MalformedResponseError(
+                f"purchase answered {len(result.subscriptions)} subscriptions for quantity {request['quantity']}",
+                provider="shop",
+                operation="purchase",
+            )
         return [shop_subscription_row(subscription, now) for subscription in result.subscriptions]
     client.renew(request["subscription_id"], request["plan_id"])
     # The renew answer carries only the new end: read the subscription back whole for the mirror.

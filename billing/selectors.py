@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Customer
@@ -84,6 +84,12 @@ def open_renewal_exists(*, resource: Resource) -> bool:
     return Order.objects.filter(resource=resource, kind=OrderKind.RENEWAL, state__in=OPEN_STATES).exists()
 
 
-def unknown_orders_due(*, before: dt.datetime) -> QuerySet[Order]:
-    """Orders in `unknown` since before `before`, oldest first (what the reconcile task settles)."""
-    return Order.objects.filter(state=OrderState.UNKNOWN, submitted_at__lt=before).order_by("submitted_at", "pk")
+def unknown_orders_due(*, before: dt.datetime, stale_before: dt.datetime | None = None) -> QuerySet[Order]:
+    """What the reconcile task settles, oldest first: orders in `unknown` since before `before`, and
+    with `stale_before`, orders left `pending` (created) or `submitted` since before it by a worker
+    that stopped (a crash mid-call leaves `submitted`: it must not hold the money forever)."""
+    due = Q(state=OrderState.UNKNOWN, submitted_at__lt=before)
+    if stale_before is not None:
+        due |= Q(state=OrderState.SUBMITTED, submitted_at__lt=stale_before)
+        due |= Q(state=OrderState.PENDING, created_at__lt=stale_before)
+    return Order.objects.filter(due).order_by("created_at", "pk")

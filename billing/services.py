@@ -14,6 +14,7 @@ Rules held here:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
@@ -34,7 +35,7 @@ from billing.models import (
     format_money,
 )
 from billing.selectors import open_renewal_exists, renewal_product_for
-from inventory.models import Resource
+from inventory.models import Resource, ResourceKind, ResourceStatus
 from inventory.services.assignment import resource_assign
 from inventory.sync import LABEL_LENGTH, Row
 from ops import audit
@@ -42,6 +43,11 @@ from providers import crypto, errors
 from providers.models import ProviderAccount
 
 logger = logging.getLogger(__name__)
+
+# A `pending` or `submitted` order older than this is no longer in flight (every upstream call times out
+# well within it: 5 s connect + 30 s read, GET retries included): its worker died, and reconciliation
+# settles it like an `unknown` one.
+STALE_AFTER = dt.timedelta(minutes=10)
 
 PRODUCT_FIELDS = (
     "name",
@@ -89,6 +95,7 @@ CUSTOMER_MESSAGES = {
     "refused": "The provider refused this order. Your payment was refunded.",
     "unavailable": "The provider could not be reached. Nothing was bought and your payment was refunded.",
     "not_found_upstream": "The provider has no record of this order. Your payment was refunded.",
+    "not_submitted": "This order could not be sent to the provider. Nothing was bought and your payment was refunded.",
     "unknown": "We're confirming this order with the provider; your money is held, not lost.",
 }
 
@@ -195,6 +202,9 @@ def balance_adjust(*, customer: Customer, amount_cents: int, actor: User | None,
 def _check_product(fields: dict) -> None:
     account: ProviderAccount = fields["account"]
     kind = ProductKind(fields["kind"])
+    # A free product would be an order without a charge, and upstream still bills us for it.
+    if fields.get("price_cents", 1) <= 0 or fields.get("renewal_price_cents", 1) <= 0:
+        raise BillingError("Prices must be more than zero.")
     if account.kind != PROVIDER_FOR_PRODUCT[kind]:
         raise BillingError(f"A {kind.label} product needs a {PROVIDER_FOR_PRODUCT[kind]} provider account.")
 
@@ -218,7 +228,14 @@ def product_update(*, product: Product, actor: User | None, **changes) -> Produc
     for key in PRODUCT_FIELDS:
         if key in changes:
             setattr(locked, key, changes[key])
-    _check_product({"kind": locked.kind, "account": locked.account})
+    _check_product(
+        {
+            "kind": locked.kind,
+            "account": locked.account,
+            "price_cents": locked.price_cents,
+            "renewal_price_cents": locked.renewal_price_cents,
+        }
+    )
     locked.full_clean()
     locked.save()
     audit.record(action="billing.product.update", actor=actor, target=locked, data=_product_audit(locked))
@@ -246,7 +263,7 @@ def order_place(*, customer: Customer, product: Product, idempotency_key: str, a
     Raises BillingError subclasses (nothing charged) for a suspended customer, a product not on sale
     or a short balance. Upstream failures do not raise: they settle the order (see the module doc).
     """
-    existing = _order_for_key(idempotency_key, customer)
+    existing = _order_for_key(idempotency_key, customer, product=product, kind=OrderKind.PURCHASE, resource=None)
     if existing is not None:
         return existing
     if not product.active:
@@ -256,7 +273,6 @@ def order_place(*, customer: Customer, product: Product, idempotency_key: str, a
         product=product,
         kind=OrderKind.PURCHASE,
         resource=None,
-        price_cents=product.price_cents,
         idempotency_key=idempotency_key,
         actor=actor,
     )
@@ -264,12 +280,19 @@ def order_place(*, customer: Customer, product: Product, idempotency_key: str, a
 
 def order_renew(*, customer: Customer, resource: Resource, idempotency_key: str, actor: User | None) -> Order:
     """Renew a resource the customer bought here, at its product's renewal price; idempotent like a purchase."""
-    existing = _order_for_key(idempotency_key, customer)
+    product = renewal_product_for(resource=resource)
+    existing = _order_for_key(idempotency_key, customer, product=product, kind=OrderKind.RENEWAL, resource=resource)
     if existing is not None:
         return existing
     if resource.customer_id != customer.pk:
         raise NotRenewable("This proxy is not yours to renew.")
-    product = renewal_product_for(resource=resource)
+    if resource.status == ResourceStatus.VANISHED or resource.vanished_at is not None:
+        raise NotRenewable("This proxy no longer exists at the provider, so it cannot be renewed.")
+    if resource.kind == ResourceKind.SHOP_SUBSCRIPTION and (
+        resource.status == ResourceStatus.EXPIRED or (resource.expires_at and resource.expires_at <= timezone.now())
+    ):
+        # The shop refuses (409) any action on an expired subscription; a residential token can be revived.
+        raise NotRenewable("This proxy has expired and the provider cannot renew it: please buy a new one.")
     if product is None or product.account_id != resource.account_id:
         raise NotRenewable("This proxy was not bought in our shop, so it cannot be renewed here. Please contact us.")
     if open_renewal_exists(resource=resource):
@@ -279,17 +302,27 @@ def order_renew(*, customer: Customer, resource: Resource, idempotency_key: str,
         product=product,
         kind=OrderKind.RENEWAL,
         resource=resource,
-        price_cents=product.renewal_price_cents,
         idempotency_key=idempotency_key,
         actor=actor,
     )
 
 
-def _order_for_key(idempotency_key: str, customer: Customer) -> Order | None:
+def _order_for_key(
+    idempotency_key: str, customer: Customer, *, product: Product | None, kind: str, resource: Resource | None
+) -> Order | None:
+    """The order already placed with this key, when it is the same request; refuses a key reused for another."""
     if not idempotency_key:
         raise BillingError("Missing idempotency key.")
     order = Order.objects.filter(idempotency_key=idempotency_key).first()
-    if order is not None and order.customer_id != customer.pk:
+    if order is None:
+        return None
+    same = (
+        order.customer_id == customer.pk
+        and order.kind == kind
+        and order.product_id == getattr(product, "pk", None)
+        and (kind != OrderKind.RENEWAL or order.resource_id == getattr(resource, "pk", None))
+    )
+    if not same:
         raise IdempotencyKeyReused("This request key belongs to another order. Please reload the page.")
     return order
 
@@ -300,19 +333,29 @@ def _open_and_submit(
     product: Product,
     kind: str,
     resource: Resource | None,
-    price_cents: int,
     idempotency_key: str,
     actor: User | None,
 ) -> Order:
+    same_request = {"product": product, "kind": kind, "resource": resource}
     try:
-        with transaction.atomic():
+        # durable: the charge must be committed before anything is sent upstream, and no caller's
+        # transaction may hold the customer lock (or roll the charge back) across the upstream call.
+        with transaction.atomic(durable=True):
             locked = _lock_customer(customer)
             # Re-checked under the lock: a double-submit waits here for the first one and gets its order.
-            existing = Order.objects.filter(idempotency_key=idempotency_key).first()
+            existing = _order_for_key(idempotency_key, locked, **same_request)
             if existing is not None:
                 return existing
             if not locked.is_active:
                 raise CustomerSuspended("This account is suspended: it cannot place orders. Please contact support.")
+            # The price is read now, not taken from the caller's (possibly older) copy of the product.
+            product = Product.objects.select_related("account").get(pk=product.pk)
+            if kind == OrderKind.PURCHASE and not product.active:
+                raise NotForSale("This product is no longer for sale.")
+            price_cents = product.price_cents if kind == OrderKind.PURCHASE else product.renewal_price_cents
+            if price_cents <= 0:
+                # An order without a charge, while upstream still bills us: never sold.
+                raise NotForSale("This product has no price yet, so it cannot be bought. Please contact us.")
             order = Order.objects.create(
                 customer=locked,
                 product=product,
@@ -322,15 +365,14 @@ def _open_and_submit(
                 idempotency_key=idempotency_key,
                 actor=actor if getattr(actor, "pk", None) else None,
             )
-            if price_cents:
-                balance_charge(
-                    customer=locked,
-                    amount_cents=price_cents,
-                    kind=LedgerEntryKind.PURCHASE if kind == OrderKind.PURCHASE else LedgerEntryKind.RENEWAL,
-                    order=order,
-                    actor=actor,
-                    note=f"{order.get_kind_display()}: {product.name}",
-                )
+            balance_charge(
+                customer=locked,
+                amount_cents=price_cents,
+                kind=LedgerEntryKind.PURCHASE if kind == OrderKind.PURCHASE else LedgerEntryKind.RENEWAL,
+                order=order,
+                actor=actor,
+                note=f"{order.get_kind_display()}: {product.name}",
+            )
             audit.record(
                 action=f"billing.order.{kind}",
                 actor=actor,
@@ -340,7 +382,7 @@ def _open_and_submit(
             )
     except IntegrityError:
         # SQLite has no row locks: the unique key is the last guard against a racing double-submit.
-        existing = Order.objects.filter(idempotency_key=idempotency_key, customer=customer).first()
+        existing = _order_for_key(idempotency_key, customer, **same_request)
         if existing is None:
             raise
         return existing
@@ -354,8 +396,11 @@ def _submit(order: Order, actor: User | None) -> Order:
     except (errors.ProviderError, crypto.SecretUnreadable) as exc:
         # Nothing that costs money was sent: a definite failure.
         return _settle_failed(order, exc, actor=actor)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.state != OrderState.PENDING:
+            # Reconciliation settled it (refunded) while this worker was slow: it must not be sent any more.
+            return locked
         locked.transition(OrderState.SUBMITTED)
         locked.request = request
         locked.submitted_at = timezone.now()
@@ -371,7 +416,10 @@ def _submit(order: Order, actor: User | None) -> Order:
         # A bug after the request left: the purchase may have happened. Hold the money; reconciliation decides.
         logger.exception("order %s: unexpected error after submitting", order.pk)
         return _settle_unknown(order, exc, actor=actor)
-    return _settle_fulfilled(order, rows, actor=actor)
+    try:
+        return _settle_fulfilled(order, rows, actor=actor)
+    except BillingError as exc:
+        return _settle_unknown(order, exc, actor=actor)
 
 
 def _settle_fulfilled(order: Order, rows: list[Row], *, actor: User | None, reconciled: bool = False) -> Order:
@@ -379,11 +427,10 @@ def _settle_fulfilled(order: Order, rows: list[Row], *, actor: User | None, reco
     now = timezone.now()
     with transaction.atomic():
         locked = Order.objects.select_for_update(of=("self",)).select_related("customer", "product").get(pk=order.pk)
+        if not locked.can_transition(OrderState.FULFILLED):
+            return _late_success(locked, rows, now=now, actor=actor)
         locked.transition(OrderState.FULFILLED)
-        resources = [
-            resource_assign(resource=_mirror(locked.product.account, row, now), customer=locked.customer, actor=actor)
-            for row in rows
-        ]
+        resources = [_claim(locked, _mirror(locked.product.account, row, now), actor=actor) for row in rows]
         if resources and locked.resource_id is None:
             locked.resource = resources[0]
         if resources:
@@ -402,6 +449,38 @@ def _settle_fulfilled(order: Order, rows: list[Row], *, actor: User | None, reco
     return locked
 
 
+def _claim(order: Order, resource: Resource, *, actor: User | None) -> Resource:
+    """Give a purchased resource to the order's customer; a renewal's target keeps its owner.
+
+    The resource row is locked, so two orders settling at once cannot both take the same upstream
+    resource; one that already belongs to another customer is refused (the order stays unsettled).
+    """
+    locked = Resource.objects.select_for_update().get(pk=resource.pk)
+    if order.kind == OrderKind.RENEWAL:
+        if locked.pk != order.resource_id:
+            raise BillingError(f"order {order.pk}: upstream answered {locked.upstream_id}, not the renewed resource")
+        return locked
+    if locked.customer_id not in (None, order.customer_id):
+        raise BillingError(f"order {order.pk}: {locked.upstream_id} already belongs to another customer")
+    return resource_assign(resource=locked, customer=order.customer, actor=actor)
+
+
+def _late_success(order: Order, rows: list[Row], *, now, actor: User | None) -> Order:
+    """Upstream says done for an order already settled: mirror it unassigned and tell staff, never charge twice."""
+    if order.state == OrderState.FULFILLED:
+        return order
+    resources = [_mirror(order.product.account, row, now) for row in rows]
+    logger.error("order %s: upstream fulfilled it after it was settled %s", order.pk, order.state)
+    audit.record(
+        action="billing.order.late_success",
+        actor=actor,
+        target=order,
+        customer=order.customer,
+        data={"state": order.state, "resources": [resource.pk for resource in resources]},
+    )
+    return order
+
+
 def _settle_failed(
     order: Order, exc: Exception | None, *, actor: User | None, reconciled: bool = False, code: str = ""
 ) -> Order:
@@ -412,6 +491,9 @@ def _settle_failed(
             .select_related("customer", "product__account")
             .get(pk=order.pk)
         )
+        if not locked.can_transition(OrderState.FAILED):
+            # Settled meanwhile (fulfilled or already refunded): never refund a second time.
+            return locked
         locked.transition(OrderState.FAILED)
         locked.error_code = code or _error_code(exc)
         locked.error = _staff_message(locked, exc)
@@ -444,6 +526,8 @@ def _settle_failed(
 def _settle_unknown(order: Order, exc: Exception, *, actor: User | None) -> Order:
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
+        if not locked.can_transition(OrderState.UNKNOWN):
+            return locked
         locked.transition(OrderState.UNKNOWN)
         locked.error_code = "unknown"
         locked.error = f"No answer from upstream ({exc}). The money stays held until reconciliation settles it."
@@ -458,22 +542,39 @@ def _settle_unknown(order: Order, exc: Exception, *, actor: User | None) -> Orde
     return locked
 
 
-def order_reconcile(*, order: Order, actor: User | None = None) -> Order:
-    """Settle an order in `unknown` by looking upstream: fulfilled when found, failed + refunded when not.
+def order_is_reconcilable(order: Order, *, now: dt.datetime | None = None) -> bool:
+    """`unknown`, or `pending`/`submitted` for longer than STALE_AFTER (the worker that owned it is gone)."""
+    now = now or timezone.now()
+    if order.state == OrderState.UNKNOWN:
+        return True
+    if order.state == OrderState.PENDING:
+        return order.created_at < now - STALE_AFTER
+    if order.state == OrderState.SUBMITTED:
+        return order.submitted_at is not None and order.submitted_at < now - STALE_AFTER
+    return False
 
-    The order row stays locked while upstream is read, so concurrent reconciliations settle it once;
-    an order that is no longer unknown is returned untouched. A provider error leaves it unknown and
-    is raised for the caller to retry later.
+
+def order_reconcile(*, order: Order, actor: User | None = None) -> Order:
+    """Settle an order whose outcome is not known by looking upstream: fulfilled when found, else failed + refunded.
+
+    Takes `unknown` orders and stale `pending`/`submitted` ones (see `order_is_reconcilable`); a
+    `pending` one never sent anything, so it is refunded without asking. Upstream is read outside any
+    transaction; the settling then locks the order and re-checks its state, so concurrent
+    reconciliations settle it once. A provider error leaves it as it was and is raised for the
+    caller to retry later; so is a BillingError when what was found belongs to someone else.
     """
+    order = Order.objects.select_related("product__account", "resource", "customer").get(pk=order.pk)
+    if not order_is_reconcilable(order):
+        return order
+    never_sent = order.state == OrderState.PENDING
+    rows = None if never_sent else fulfilment.find(order)
     with transaction.atomic():
-        locked = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("product__account", "resource")
-            .get(pk=order.pk)
-        )
-        if locked.state != OrderState.UNKNOWN:
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        # Re-checked under the lock: settled meanwhile, or a slow worker has just sent it after all.
+        if not order_is_reconcilable(locked) or (locked.state == OrderState.PENDING) != never_sent:
             return locked
-        rows = fulfilment.find(locked)
+        if never_sent:
+            return _settle_failed(locked, None, actor=actor, reconciled=True, code="not_submitted")
         if rows is None:
             return _settle_failed(locked, None, actor=actor, reconciled=True, code="not_found_upstream")
         return _settle_fulfilled(locked, rows, actor=actor, reconciled=True)
@@ -535,6 +636,8 @@ def _error_code(exc: Exception | None) -> str:
 
 def _staff_message(order: Order, exc: Exception | None) -> str:
     account = order.product.account
+    if exc is None and order.error_code == "not_submitted":
+        return "The order was never sent upstream (its worker stopped before sending): refunded."
     if exc is None:
         return "Reconciliation found no trace of this order upstream: refunded."
     if isinstance(exc, errors.InsufficientBalanceError):

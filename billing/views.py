@@ -113,13 +113,16 @@ def order_list(request):
 @staff_required
 def order_reconcile(request, order_id: int):
     order = _get_order_for_staff(order_id)
-    if order.state != OrderState.UNKNOWN:
+    if not services.order_is_reconcilable(order):
         messages.info(request, f"Order {order.pk} is already {order.get_state_display().lower()}.")
         return redirect("billing:order-list")
     try:
         order = services.order_reconcile(order=order, actor=request.user)
     except errors.ProviderError as exc:
         messages.error(request, f"Order {order.pk} is still unknown: the provider could not be read ({exc}).")
+        return redirect("billing:order-list")
+    except services.BillingError as exc:
+        messages.error(request, f"Order {order.pk} is still unknown: {exc}")
         return redirect("billing:order-list")
     if order.state == OrderState.FULFILLED:
         messages.success(request, f"Order {order.pk} was found upstream: fulfilled and assigned to {order.customer}.")
