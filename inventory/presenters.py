@@ -10,6 +10,11 @@ from typing import Any
 
 from inventory.models import Resource, ResourceKind
 
+# Upstream fields that are credentials of ours, not of the customer: the proxy shop's rotate link works
+# without the API key. They are kept in the mirror (the services follow them) but never shown, staff included.
+HIDDEN_UPSTREAM_KEYS = frozenset({"rotatePath", "api_key", "apiKey", "link"})
+HIDDEN = "[hidden]"
+
 # Residential traffic goes through the provider's gateway; the token's username/password select it.
 RESI_GATEWAY = "resi.unknownproxies.com:8080"
 
@@ -96,3 +101,15 @@ def proxy_lines(resource: Resource) -> list[str]:
             return [host]
         return [f"{host}:{_get(data, 'auth', 'login')}:{_get(data, 'auth', 'password')}"]
     return []
+
+
+def upstream_for_display(data: Any) -> Any:
+    """The mirrored upstream JSON with our own secrets (see HIDDEN_UPSTREAM_KEYS) masked, at any depth."""
+    if isinstance(data, dict):
+        return {
+            key: HIDDEN if key in HIDDEN_UPSTREAM_KEYS and value else upstream_for_display(value)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [upstream_for_display(item) for item in data]
+    return data

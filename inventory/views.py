@@ -52,7 +52,7 @@ def resource_detail(request, resource_id: int):
             "resource": resource,
             "credentials": presenters.credentials(resource),
             "proxy_lines": presenters.proxy_lines(resource),
-            "upstream_json": json.dumps(resource.upstream, indent=2, sort_keys=True),
+            "upstream_json": json.dumps(presenters.upstream_for_display(resource.upstream), indent=2, sort_keys=True),
             "assign_form": AssignForm(initial={"customer": resource.customer_id}),
             "children": resource.children.select_related("customer"),
         },

@@ -60,7 +60,14 @@ def _minute(moment: dt.datetime | None) -> dt.datetime | None:
 
 def _ints_or_text(value: str) -> list[Any]:
     # Anything that is not a whole number goes to the rule as it is, so the rule's message is shown.
-    return [int(item) if item.lstrip("-").isdigit() else item for item in split_list(value)]
+    return [_int_or_text(item) for item in split_list(value)]
+
+
+def _int_or_text(item: str) -> int | str:
+    try:
+        return int(item)
+    except ValueError:  # not a number, or more digits than Python converts (a 500 otherwise)
+        return item
 
 
 # Connections -------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import customer_required, staff_required
 from inventory import selectors
@@ -110,6 +110,7 @@ def connection_page(request, resource_id: int):
 
 
 @staff_required
+@require_http_methods(["GET", "POST"])
 def connection_new(request, account_id: int):
     account = get_object_or_404(ProviderAccount, pk=account_id, kind=ProviderKind.IPROXY)
     form = forms.ConnectionCreateForm(request.POST or None)
@@ -179,8 +180,14 @@ def _command_view(service: Callable[..., Resource], doing: str, done: str):
     def view(request, resource_id: int):
         connection = _get_resource_for_staff(resource_id, CONNECTION)
         form = forms.CommandForm(request.POST)
-        via = form.cleaned_data["via"] if form.is_valid() else services.VIA_COMMAND
-        if _attempt(request, lambda: service(connection=connection, actor=request.user, via=via), doing=doing):
+        if not form.is_valid():
+            # An unknown way to send it is refused, not replaced by the default: nothing is sent.
+            messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        elif _attempt(
+            request,
+            lambda: service(connection=connection, actor=request.user, via=form.cleaned_data["via"]),
+            doing=doing,
+        ):
             messages.success(request, done)
         return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 

@@ -18,6 +18,7 @@ from accounts.access import customer_required, staff_required
 from inventory import selectors
 from inventory.models import Resource, ResourceKind
 from inventory.provider_forms.proxyshop import RotationPolicyForm, SwitchNetworkForm
+from inventory.provider_views import perform
 from inventory.services import proxyshop as services
 from providers import errors
 
@@ -39,17 +40,7 @@ def _get_resource_for_customer(request, resource_id: int, kind: str = ResourceKi
 
 
 def _perform(request, call: Callable[[], Any], success: Callable[[Resource], str]) -> bool:
-    """Run a service call and turn its outcome into a message; True when it succeeded."""
-    try:
-        resource = call()
-    except errors.UnknownOutcomeError:
-        messages.warning(request, UNKNOWN_OUTCOME)
-    except errors.ProviderError as exc:
-        messages.error(request, f"The change was refused: {exc.message}")
-    else:
-        messages.success(request, success(resource))
-        return True
-    return False
+    return perform(request, call, success, unknown_outcome=UNKNOWN_OUTCOME)
 
 
 # The flows, shared by staff and portal: `area` is "staff" or "portal" ---------------------------------

@@ -19,6 +19,7 @@ from accounts.access import customer_required, staff_required
 from inventory import selectors
 from inventory.models import Resource, ResourceKind
 from inventory.provider_forms.unknownproxies import IspTokenForm, IspTokenModifyForm, ResiTokenModifyForm
+from inventory.provider_views import perform
 from inventory.services import unknownproxies as services
 from providers import errors
 
@@ -50,17 +51,7 @@ def _get_resource_for_customer(request, resource_id: int, kind: str) -> Resource
 
 
 def _perform(request, call: Callable[[], Any], success: str) -> bool:
-    """Run a service call and turn its outcome into a message; True when it succeeded."""
-    try:
-        call()
-    except errors.UnknownOutcomeError:
-        messages.warning(request, UNKNOWN_OUTCOME)
-    except errors.ProviderError as exc:
-        messages.error(request, f"The change was refused: {exc.message}")
-    else:
-        messages.success(request, success)
-        return True
-    return False
+    return perform(request, call, success, unknown_outcome=UNKNOWN_OUTCOME)
 
 
 def _saved(changes: dict[str, Any]) -> str:

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from inventory.models import Resource, ResourceKind, ResourceStatus
-from inventory.sync import LABEL_LENGTH, shop_subscription_row
+from inventory.services import common
+from inventory.sync import shop_subscription_row
 from ops import audit
 from providers import errors
 from providers.clients import proxyshop
@@ -131,18 +132,9 @@ def _refuse_unless_actionable(resource: Resource, operation: str) -> None:
 
 
 def _attempt(resource: Resource, actor: User | None, action: str, data: dict[str, Any], call: Callable[[], Any]):
-    """Make the upstream call; a lost answer leaves an audit row saying the outcome is unknown, then re-raises."""
-    try:
-        return call()
-    except errors.UnknownOutcomeError:
-        audit.record(
-            action=f"{action}_unknown",
-            actor=actor,
-            target=resource,
-            customer=resource.customer,
-            data={**data, "outcome": "unknown", "note": UNKNOWN_OUTCOME_NOTE},
-        )
-        raise
+    return common.attempt_upstream(
+        resource=resource, actor=actor, action=action, data=data, note=UNKNOWN_OUTCOME_NOTE, call=call
+    )
 
 
 def _fetch(client: proxyshop.Client, subscription_id: str) -> proxyshop.Subscription:
@@ -169,16 +161,11 @@ def _refresh(resource: Resource, client: proxyshop.Client) -> None:
 
 def _mirror(resource: Resource, subscription: proxyshop.Subscription) -> None:
     now = timezone.now()
-    row = shop_subscription_row(subscription, now)
-    resource.label = row.label[:LABEL_LENGTH]
-    resource.status = row.status
-    resource.expires_at = row.expires_at
-    resource.upstream = dict(row.upstream)
-    resource.last_synced_at = now
+    common.apply_row(resource, shop_subscription_row(subscription, now), now=now, usage=False)
 
 
 @transaction.atomic
 def _audited(resource: Resource, actor: User | None, action: str, data: dict[str, Any]) -> Resource:
-    resource.save(update_fields=["label", "status", "expires_at", "upstream", "last_synced_at"])
+    resource.save(update_fields=common.MIRRORED_FIELDS)
     audit.record(action=action, actor=actor, target=resource, customer=resource.customer, data=data)
     return resource

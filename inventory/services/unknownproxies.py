@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from inventory.models import Resource, ResourceKind, ResourceStatus
-from inventory.sync import LABEL_LENGTH, Row, isp_token_row, resi_token_row
+from inventory.services import common
+from inventory.sync import Row, isp_token_row, resi_token_row
 from ops import audit
 from providers import errors
 from providers.clients import unknownproxies
@@ -142,41 +143,14 @@ def _audit_data(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _attempt(resource: Resource, actor: User | None, action: str, changes: dict[str, Any], call: Callable[[], Any]):
-    """Make the upstream call; a lost answer leaves an audit row saying the outcome is unknown, then re-raises."""
-    try:
-        return call()
-    except errors.UnknownOutcomeError:
-        audit.record(
-            action=f"{action}_unknown",
-            actor=actor,
-            target=resource,
-            customer=resource.customer,
-            data={**_audit_data(changes), "outcome": "unknown", "note": UNKNOWN_OUTCOME_NOTE},
-        )
-        raise
+    return common.attempt_upstream(
+        resource=resource, actor=actor, action=action, data=_audit_data(changes), note=UNKNOWN_OUTCOME_NOTE, call=call
+    )
 
 
 @transaction.atomic
 def _record(resource: Resource, actor: User | None, action: str, changes: dict[str, Any], row: Row) -> Resource:
     """Mirror the provider's answer on the local row (the way a sync would) and write the audit row."""
-    now = timezone.now()
-    resource.label = row.label[:LABEL_LENGTH]
-    resource.status = row.status
-    resource.expires_at = row.expires_at
-    resource.data_used_bytes = row.data_used_bytes
-    resource.data_limit_bytes = row.data_limit_bytes
-    resource.upstream = dict(row.upstream)
-    resource.last_synced_at = now
-    resource.save(
-        update_fields=[
-            "label",
-            "status",
-            "expires_at",
-            "data_used_bytes",
-            "data_limit_bytes",
-            "upstream",
-            "last_synced_at",
-        ]
-    )
+    resource.save(update_fields=common.apply_row(resource, row, now=timezone.now(), usage=True))
     audit.record(action=action, actor=actor, target=resource, customer=resource.customer, data=_audit_data(changes))
     return resource
