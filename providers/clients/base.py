@@ -24,6 +24,35 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
 
 
+class _RedactSecretPaths(logging.Filter):
+    """urllib3 logs each request line at DEBUG; paths that are secrets themselves are masked there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.markers: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._mask(arg) for arg in record.args)
+        return True
+
+    def _mask(self, arg: Any) -> Any:
+        if isinstance(arg, str):
+            for marker, placeholder in self.markers.items():
+                if marker in arg:
+                    return placeholder
+        return arg
+
+
+_secret_paths = _RedactSecretPaths()
+logging.getLogger("urllib3.connectionpool").addFilter(_secret_paths)
+
+
+def redact_in_transport_logs(marker: str, placeholder: str) -> None:
+    """Mask any urllib3 request line containing `marker` (a secret path such as an action link)."""
+    _secret_paths.markers[marker] = placeholder
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:

@@ -6,7 +6,6 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -17,7 +16,7 @@ from providers import errors
 from providers.rules import iproxy as rules
 from providers.rules.common import RuleViolation, raise_for
 
-from .base import BaseClient
+from .base import BaseClient, redact_in_transport_logs
 from .parsing import Reader, format_rfc3339
 
 PROVIDER = "iproxy"
@@ -42,20 +41,7 @@ class _Clear:
 CLEAR: Final = _Clear()
 
 
-class _RedactActionLinks(logging.Filter):
-    """urllib3 logs each request line at DEBUG; an action link's path is a secret, so it is masked."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(ACTION_LINK_PATH in str(arg) for arg in record.args):
-            record.args = tuple(
-                "<action link>" if isinstance(arg, str) and ACTION_LINK_PATH in arg else arg for arg in record.args
-            )
-        return True
-
-
-_urllib3_logger = logging.getLogger("urllib3.connectionpool")
-if not any(isinstance(f, _RedactActionLinks) for f in _urllib3_logger.filters):
-    _urllib3_logger.addFilter(_RedactActionLinks())
+redact_in_transport_logs(ACTION_LINK_PATH, "<action link>")
 
 
 # Results ---------------------------------------------------------------------

@@ -11,8 +11,12 @@ from providers import errors
 from providers.rules import proxyshop as rules
 from providers.rules.common import raise_for
 
-from .base import BaseClient
+from .base import BaseClient, redact_in_transport_logs
 from .parsing import Reader
+
+# The rotate link changes the IP without the API key: keep it out of DEBUG transport logs.
+ROTATE_PATH_MARKER = "/r/"
+redact_in_transport_logs(ROTATE_PATH_MARKER, "<rotate link>")
 
 PROVIDER = "shop"
 ENDPOINT = "api/proxy"

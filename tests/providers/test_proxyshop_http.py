@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import requests
 
@@ -40,3 +42,14 @@ def test_a_dropped_connection_after_a_purchase_is_an_unknown_outcome_over_http(l
 def test_it_refuses_a_wrong_key_over_http(live_sandbox):
     with pytest.raises(errors.AuthenticationError):
         Client(f"{live_sandbox}/shop", "rk_nope").plans()
+
+
+def test_the_rotate_link_never_reaches_the_transport_log(live_sandbox, client, caplog):
+    rotating = next(sub for sub in client.subscriptions() if sub.rotate and sub.rotate.available)
+    link = rotating.rotate.rotate_path
+    with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+        response = client.session.get(f"{live_sandbox}/shop{link}", timeout=5)
+    assert response.status_code == 200
+    assert caplog.records, "urllib3 logged nothing: the test would prove nothing"
+    assert link not in caplog.text
+    assert "<rotate link>" in caplog.text
