@@ -17,6 +17,9 @@ from tests.factories import CustomerFactory, UserFactory
 # var/): a per-run key prefix keeps their locks and ours apart.
 settings.CACHES["default"]["KEY_PREFIX"] = f"test-{os.getpid()}"
 
+# The cast's passwords are hashed for every test; production's slow hasher only slows the suite.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 # Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
