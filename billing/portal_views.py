@@ -56,48 +56,43 @@ def _report(request, order: Order) -> None:
         messages.warning(request, text)
 
 
-@require_POST
-@customer_required
-def buy(request, product_id: int):
-    product = _get_product_on_sale(product_id)
+def _order_from_form(request, place):
+    """Read the idempotency key, call `place(key)`, and turn the outcome into a message and a redirect."""
     form = OrderForm(request.POST)
     if not form.is_valid():
         messages.error(request, "That request could not be read: please try again.")
         return redirect("shop:catalog")
     try:
-        order = services.order_place(
-            customer=request.user.customer,
-            product=product,
-            idempotency_key=form.cleaned_data["idempotency_key"],
-            actor=request.user,
-        )
+        order = place(form.cleaned_data["idempotency_key"])
     except services.BillingError as exc:
         messages.error(request, str(exc))
         return redirect("shop:catalog")
     _report(request, order)
     return redirect("shop:order-detail", order_id=order.pk)
+
+
+@require_POST
+@customer_required
+def buy(request, product_id: int):
+    product = _get_product_on_sale(product_id)
+    return _order_from_form(
+        request,
+        lambda key: services.order_place(
+            customer=request.user.customer, product=product, idempotency_key=key, actor=request.user
+        ),
+    )
 
 
 @require_POST
 @customer_required
 def renew(request, resource_id: int):
     resource = _get_resource_for_customer(request.user, resource_id)
-    form = OrderForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "That request could not be read: please try again.")
-        return redirect("shop:catalog")
-    try:
-        order = services.order_renew(
-            customer=request.user.customer,
-            resource=resource,
-            idempotency_key=form.cleaned_data["idempotency_key"],
-            actor=request.user,
-        )
-    except services.BillingError as exc:
-        messages.error(request, str(exc))
-        return redirect("shop:catalog")
-    _report(request, order)
-    return redirect("shop:order-detail", order_id=order.pk)
+    return _order_from_form(
+        request,
+        lambda key: services.order_renew(
+            customer=request.user.customer, resource=resource, idempotency_key=key, actor=request.user
+        ),
+    )
 
 
 @customer_required
