@@ -24,16 +24,19 @@ def new_idempotency_key() -> str:
 
 
 class OrderForm(forms.Form):
-    """A buy or renew button: only the idempotency key rendered with the page (a double-submit repeats it)."""
+    """A buy or renew button: the idempotency key rendered with the page (a double-submit repeats it)."""
 
     idempotency_key = forms.CharField(
         widget=forms.HiddenInput,
         validators=[RegexValidator(r"^[A-Za-z0-9_-]{16,64}$", "Invalid request key: please reload the page.")],
     )
 
+    # The price the page showed: if it changed before the click, the order is refused, never charged.
+    expected_price_cents = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+
     @classmethod
-    def fresh(cls) -> OrderForm:
-        return cls(initial={"idempotency_key": new_idempotency_key()})
+    def fresh(cls, price_cents: int | None = None) -> OrderForm:
+        return cls(initial={"idempotency_key": new_idempotency_key(), "expected_price_cents": price_cents})
 
 
 class TopUpForm(forms.Form):

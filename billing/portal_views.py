@@ -40,8 +40,10 @@ def catalog(request):
         {
             "customer": customer,
             "balance": format_money(services.customer_balance(customer=customer)),
-            "products": [(product, OrderForm.fresh()) for product in selectors.products_on_sale()],
-            "renewable": [(resource, product, OrderForm.fresh()) for resource, product in renewable],
+            "products": [(product, OrderForm.fresh(product.price_cents)) for product in selectors.products_on_sale()],
+            "renewable": [
+                (resource, product, OrderForm.fresh(product.renewal_price_cents)) for resource, product in renewable
+            ],
         },
     )
 
@@ -57,13 +59,13 @@ def _report(request, order: Order) -> None:
 
 
 def _order_from_form(request, place):
-    """Read the idempotency key, call `place(key)`, and turn the outcome into a message and a redirect."""
+    """Read the key and shown price, call `place(key, price)`, and turn the outcome into a message and a redirect."""
     form = OrderForm(request.POST)
     if not form.is_valid():
         messages.error(request, "That request could not be read: please try again.")
         return redirect("shop:catalog")
     try:
-        order = place(form.cleaned_data["idempotency_key"])
+        order = place(form.cleaned_data["idempotency_key"], form.cleaned_data["expected_price_cents"])
     except services.BillingError as exc:
         messages.error(request, str(exc))
         return redirect("shop:catalog")
@@ -77,8 +79,12 @@ def buy(request, product_id: int):
     product = _get_product_on_sale(product_id)
     return _order_from_form(
         request,
-        lambda key: services.order_place(
-            customer=request.user.customer, product=product, idempotency_key=key, actor=request.user
+        lambda key, price: services.order_place(
+            customer=request.user.customer,
+            product=product,
+            idempotency_key=key,
+            actor=request.user,
+            expected_price_cents=price,
         ),
     )
 
@@ -89,8 +95,12 @@ def renew(request, resource_id: int):
     resource = _get_resource_for_customer(request.user, resource_id)
     return _order_from_form(
         request,
-        lambda key: services.order_renew(
-            customer=request.user.customer, resource=resource, idempotency_key=key, actor=request.user
+        lambda key, price: services.order_renew(
+            customer=request.user.customer,
+            resource=resource,
+            idempotency_key=key,
+            actor=request.user,
+            expected_price_cents=price,
         ),
     )
 

@@ -81,6 +81,10 @@ class NotRenewable(BillingError):
     pass
 
 
+class PriceChanged(BillingError):
+    """The price moved between the page the customer saw and the click: nothing is charged."""
+
+
 class IdempotencyKeyReused(BillingError):
     pass
 
@@ -257,7 +261,14 @@ def _product_audit(product: Product) -> dict:
 # Orders -----------------------------------------------------------------------------------------------
 
 
-def order_place(*, customer: Customer, product: Product, idempotency_key: str, actor: User | None) -> Order:
+def order_place(
+    *,
+    customer: Customer,
+    product: Product,
+    idempotency_key: str,
+    actor: User | None,
+    expected_price_cents: int | None = None,
+) -> Order:
     """Buy `product` for `customer` from its balance at our price; the same key returns the same order.
 
     Raises BillingError subclasses (nothing charged) for a suspended customer, a product not on sale
@@ -275,10 +286,18 @@ def order_place(*, customer: Customer, product: Product, idempotency_key: str, a
         resource=None,
         idempotency_key=idempotency_key,
         actor=actor,
+        expected_price_cents=expected_price_cents,
     )
 
 
-def order_renew(*, customer: Customer, resource: Resource, idempotency_key: str, actor: User | None) -> Order:
+def order_renew(
+    *,
+    customer: Customer,
+    resource: Resource,
+    idempotency_key: str,
+    actor: User | None,
+    expected_price_cents: int | None = None,
+) -> Order:
     """Renew a resource the customer bought here, at its product's renewal price; idempotent like a purchase."""
     product = renewal_product_for(resource=resource)
     existing = _order_for_key(idempotency_key, customer, product=product, kind=OrderKind.RENEWAL, resource=resource)
@@ -304,6 +323,7 @@ def order_renew(*, customer: Customer, resource: Resource, idempotency_key: str,
         resource=resource,
         idempotency_key=idempotency_key,
         actor=actor,
+        expected_price_cents=expected_price_cents,
     )
 
 
@@ -335,6 +355,7 @@ def _open_and_submit(
     resource: Resource | None,
     idempotency_key: str,
     actor: User | None,
+    expected_price_cents: int | None = None,
 ) -> Order:
     same_request = {"product": product, "kind": kind, "resource": resource}
     try:
@@ -353,6 +374,11 @@ def _open_and_submit(
             if kind == OrderKind.PURCHASE and not product.active:
                 raise NotForSale("This product is no longer for sale.")
             price_cents = product.price_cents if kind == OrderKind.PURCHASE else product.renewal_price_cents
+            if expected_price_cents is not None and expected_price_cents != price_cents:
+                raise PriceChanged(
+                    f"The price of {product.name} is now {format_money(price_cents)} (you saw "
+                    f"{format_money(expected_price_cents)}). Nothing was charged: please check and try again."
+                )
             if price_cents <= 0:
                 # An order without a charge, while upstream still bills us: never sold.
                 raise NotForSale("This product has no price yet, so it cannot be bought. Please contact us.")

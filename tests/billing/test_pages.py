@@ -230,3 +230,27 @@ def test_it_lets_owners_create_and_edit_products(client, owner, resi_account, sh
     product.refresh_from_db()
     assert product.price_cents == 3000
     assert AuditEvent.objects.filter(action="billing.product.update", actor=owner).exists()
+
+
+def test_it_refuses_to_charge_a_price_the_customer_did_not_see(client, sandbox, alice, funded, shop_product):
+    client.force_login(alice)
+    page = client.get("/portal/shop/").content.decode()
+    shown = re.findall(r'name="expected_price_cents" value="(\d+)"', page)[0]
+    assert shown == "2000"
+    Product.objects.filter(pk=shop_product.pk).update(price_cents=2500)
+    response = client.post(
+        f"/portal/shop/buy/{shop_product.pk}/", {"idempotency_key": KEY, "expected_price_cents": shown}, follow=True
+    )
+    assert "is now 25.00 USD (you saw 20.00 USD). Nothing was charged" in response.content.decode()
+    assert not Order.objects.exists()
+    assert services.customer_balance(customer=funded) == 5000
+    assert not sandbox.calls("POST", "/api/proxy")
+
+
+def test_it_buys_at_the_price_the_customer_saw(client, sandbox, alice, funded, shop_product):
+    client.force_login(alice)
+    response = client.post(
+        f"/portal/shop/buy/{shop_product.pk}/", {"idempotency_key": KEY, "expected_price_cents": "2000"}, follow=True
+    )
+    assert "was charged" in response.content.decode()
+    assert services.customer_balance(customer=funded) == 3000
