@@ -37,7 +37,7 @@ from billing.models import (
 from billing.selectors import open_renewal_exists, renewal_product_for
 from inventory.models import Resource, ResourceKind, ResourceStatus
 from inventory.services.assignment import resource_assign
-from inventory.sync import LABEL_LENGTH, Row
+from inventory.sync import Row, mirror_row
 from ops import audit
 from providers import crypto, errors
 from providers.models import ProviderAccount
@@ -456,7 +456,7 @@ def _settle_fulfilled(order: Order, rows: list[Row], *, actor: User | None, reco
         if not locked.can_transition(OrderState.FULFILLED):
             return _late_success(locked, rows, now=now, actor=actor)
         locked.transition(OrderState.FULFILLED)
-        resources = [_claim(locked, _mirror(locked.product.account, row, now), actor=actor) for row in rows]
+        resources = [_claim(locked, mirror_row(locked.product.account, row, now=now), actor=actor) for row in rows]
         if resources and locked.resource_id is None:
             locked.resource = resources[0]
         if resources:
@@ -495,7 +495,7 @@ def _late_success(order: Order, rows: list[Row], *, now, actor: User | None) -> 
     """Upstream says done for an order already settled: mirror it unassigned and tell staff, never charge twice."""
     if order.state == OrderState.FULFILLED:
         return order
-    resources = [_mirror(order.product.account, row, now) for row in rows]
+    resources = [mirror_row(order.product.account, row, now=now) for row in rows]
     logger.error("order %s: upstream fulfilled it after it was settled %s", order.pk, order.state)
     audit.record(
         action="billing.order.late_success",
@@ -616,36 +616,6 @@ def customer_message(order: Order) -> str:
 
 
 # Helpers ---------------------------------------------------------------------------------------------
-
-
-def _mirror(account: ProviderAccount, row: Row, now) -> Resource:
-    """Write one row like the sync does (same columns), creating the resource when it is new."""
-    resource, _ = Resource.objects.update_or_create(
-        account=account,
-        kind=row.kind,
-        upstream_id=row.upstream_id,
-        defaults={
-            "label": row.label[:LABEL_LENGTH],
-            "status": row.status,
-            "expires_at": row.expires_at,
-            "data_used_bytes": row.data_used_bytes,
-            "data_limit_bytes": row.data_limit_bytes,
-            "upstream": dict(row.upstream),
-            "last_synced_at": now,
-            "vanished_at": None,
-        },
-        create_defaults={
-            "label": row.label[:LABEL_LENGTH],
-            "status": row.status,
-            "expires_at": row.expires_at,
-            "data_used_bytes": row.data_used_bytes,
-            "data_limit_bytes": row.data_limit_bytes,
-            "upstream": dict(row.upstream),
-            "first_seen_at": now,
-            "last_synced_at": now,
-        },
-    )
-    return resource
 
 
 def _error_code(exc: Exception | None) -> str:

@@ -62,6 +62,18 @@ class Row:
     data_limit_bytes: int | None = None
     parent_id: str | None = None
 
+    def columns(self, now: dt.datetime) -> dict[str, Any]:
+        """The Resource columns this row sets; customer, parent and first_seen_at are not the upstream's."""
+        return {
+            "label": self.label[:LABEL_LENGTH],
+            "status": self.status,
+            "expires_at": self.expires_at,
+            "data_used_bytes": self.data_used_bytes,
+            "data_limit_bytes": self.data_limit_bytes,
+            "upstream": dict(self.upstream),
+            "last_synced_at": now,
+        }
+
 
 # Mapping: one small function per kind -------------------------------------------------------------
 
@@ -245,16 +257,24 @@ def _resource(account: ProviderAccount, row: Row, now: dt.datetime, parent_pks: 
         kind=row.kind,
         upstream_id=row.upstream_id,
         parent_id=parent_pks.get(row.parent_id) if row.parent_id else None,
-        label=row.label[:LABEL_LENGTH],
-        status=row.status,
-        expires_at=row.expires_at,
-        data_used_bytes=row.data_used_bytes,
-        data_limit_bytes=row.data_limit_bytes,
-        upstream=dict(row.upstream),
         first_seen_at=now,
-        last_synced_at=now,
         vanished_at=None,
+        **row.columns(now),
     )
+
+
+def mirror_row(account: ProviderAccount, row: Row, *, now: dt.datetime, parent: Resource | None = None) -> Resource:
+    """Write one row outside a full sync (after an action or an order): the same columns as the sync,
+    creating the resource when it is new; `customer` and `first_seen_at` of an existing one stay ours."""
+    columns = {**row.columns(now), "parent": parent, "vanished_at": None}
+    resource, _ = Resource.objects.update_or_create(
+        account=account,
+        kind=row.kind,
+        upstream_id=row.upstream_id,
+        defaults=columns,
+        create_defaults={**columns, "first_seen_at": now},
+    )
+    return resource
 
 
 # The service -----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 from accounts.models import User
 from inventory.models import Resource
-from inventory.sync import LABEL_LENGTH, Row
+from inventory.sync import Row
 from ops import audit
 from providers import errors
 
@@ -36,13 +36,8 @@ def attempt_upstream(
 
 def apply_row(resource: Resource, row: Row, *, now: dt.datetime, usage: bool) -> list[str]:
     """Set a mapped row (the sync's own mapping) on the resource, unsaved; returns the fields to save."""
-    resource.label = row.label[:LABEL_LENGTH]
-    resource.status = row.status
-    resource.expires_at = row.expires_at
-    resource.upstream = dict(row.upstream)
-    resource.last_synced_at = now
-    if not usage:
-        return list(MIRRORED_FIELDS)
-    resource.data_used_bytes = row.data_used_bytes
-    resource.data_limit_bytes = row.data_limit_bytes
-    return [*MIRRORED_FIELDS, *USAGE_FIELDS]
+    fields = [*MIRRORED_FIELDS, *USAGE_FIELDS] if usage else list(MIRRORED_FIELDS)
+    columns = row.columns(now)
+    for name in fields:
+        setattr(resource, name, columns[name])
+    return fields

@@ -88,29 +88,6 @@ def _unknown_outcome(*, action: str, actor: User | None, target: Any, customer=N
         raise
 
 
-def _upsert(account: ProviderAccount, row: sync.Row, *, parent: Resource | None, now: dt.datetime) -> Resource:
-    """Write one mapped row the way the sync does; `customer` and `first_seen_at` stay ours."""
-    fields = {
-        "parent": parent,
-        "label": row.label[: sync.LABEL_LENGTH],
-        "status": row.status,
-        "expires_at": row.expires_at,
-        "data_used_bytes": row.data_used_bytes,
-        "data_limit_bytes": row.data_limit_bytes,
-        "upstream": dict(row.upstream),
-        "last_synced_at": now,
-        "vanished_at": None,
-    }
-    resource, _ = Resource.objects.update_or_create(
-        account=account,
-        kind=row.kind,
-        upstream_id=row.upstream_id,
-        defaults=fields,
-        create_defaults={**fields, "first_seen_at": now},
-    )
-    return resource
-
-
 def _refresh_connection(client: iproxy.Client, account: ProviderAccount, connection_id: str) -> Resource:
     """Read one phone, its online status and its proxy accesses, and mirror them (three GETs)."""
     now = timezone.now()
@@ -119,9 +96,9 @@ def _refresh_connection(client: iproxy.Client, account: ProviderAccount, connect
     accesses = client.list_proxy_accesses(connection_id)
     row = sync.iproxy_connection_row(connection, online, now)
     with transaction.atomic():
-        resource = _upsert(account, row, parent=None, now=now)
+        resource = sync.mirror_row(account, row, parent=None, now=now)
         for access in accesses:
-            _upsert(account, sync.iproxy_access_row(access, row.status, now), parent=resource, now=now)
+            sync.mirror_row(account, sync.iproxy_access_row(access, row.status, now), parent=resource, now=now)
         Resource.objects.filter(
             account=account, kind=ResourceKind.IPROXY_ACCESS, parent=resource, vanished_at__isnull=True
         ).exclude(upstream_id__in=[access.id for access in accesses]).update(
@@ -141,7 +118,7 @@ def _try_refresh(client: iproxy.Client, connection: Resource) -> tuple[Resource,
 
 def _mirror_access(access: iproxy.ProxyAccess, connection: Resource) -> Resource:
     now = timezone.now()
-    return _upsert(
+    return sync.mirror_row(
         connection.account, sync.iproxy_access_row(access, connection.status, now), parent=connection, now=now
     )
 
@@ -219,7 +196,7 @@ def connection_create(
     except errors.ProviderError as exc:
         logger.warning("iproxy mirror refresh of new connection %s failed: %s", created.id, exc)
         # A placeholder until the sync: a connection starts without a plan, which the sync maps to expired.
-        resource = _upsert(
+        resource = sync.mirror_row(
             account,
             sync.Row(
                 kind=ResourceKind.IPROXY_CONNECTION,
