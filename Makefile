@@ -29,6 +29,7 @@ run: install ## migrate SQLite, seed the demo, start sandbox + web + worker + be
 test: install ## lint, then the whole suite against PostgreSQL, Redis and Chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	# --reuse-db: the PostgreSQL cluster is new on every run and thrown away after it, so there is
 	# nothing to reuse and nothing to drop (dropping races Playwright's greenlet-held connection).
 	bash scripts/with-test-services.sh $(BIN)/python -m pytest --reuse-db $(PYTEST_ARGS)
@@ -39,6 +40,7 @@ test-fast: install ## the quick loop: SQLite, no servers, no browser
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	DEBUG=false SECRET_KEY=lint-only-$$(printf 'x%.0s' {1..60}) \
 	  FIELD_ENCRYPTION_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	  ALLOWED_HOSTS=example.com $(BIN)/python manage.py check --deploy --fail-level WARNING

@@ -13,6 +13,8 @@ import time
 
 import django
 
+from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django.setup()
@@ -22,8 +24,8 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 from accounts.models import Customer  # noqa: E402
 from billing import services  # noqa: E402
-from billing.models import LedgerEntry, LedgerEntryKind, Order, Product, ProductKind  # noqa: E402
-from providers.models import ProviderAccount, ProviderKind  # noqa: E402
+from billing.models import LedgerEntry, LedgerEntryKind, Order, Product  # noqa: E402
+from providers.models import ProviderAccount  # noqa: E402
 
 ENTRIES = 100_000
 ROUNDS = 20
@@ -35,12 +37,12 @@ def main() -> None:
     connection.creation.create_test_db(verbosity=0)
     customer = Customer.objects.create(name="Bench customer", contact_email="bench@example.com")
     other = Customer.objects.create(name="Other customer", contact_email="other@example.com")
-    account = ProviderAccount(name="bench shop", kind=ProviderKind.PROXY_SHOP, base_url="http://sandbox.test/shop")
+    account = ProviderAccount(name="bench shop", kind=PROXY_SHOP, base_url="http://sandbox.test/shop")
     account.secret = "rk_sandbox"
     account.save()
     product = Product.objects.create(
         name="bench",
-        kind=ProductKind.SHOP_PLAN,
+        kind=SHOP_PLAN,
         account=account,
         parameters={"plan_id": "x"},
         price_cents=100,

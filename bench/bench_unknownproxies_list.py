@@ -17,7 +17,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django.setup()
 
-from providers.clients.unknownproxies import Client  # noqa: E402
+from integrations.unknownproxies.client import Client  # noqa: E402
 from providers.sandbox import SandboxApp  # noqa: E402
 from providers.sandbox.testing import sandbox_behind_responses  # noqa: E402
 

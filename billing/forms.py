@@ -8,9 +8,9 @@ from decimal import Decimal
 from django import forms
 from django.core.validators import RegexValidator
 
-from billing.models import PROVIDER_FOR_PRODUCT, OrderState, Product, ProductKind
+from billing.models import OrderState, Product
+from providers import registry
 from providers.models import ProviderAccount
-from providers.rules import proxyshop as shop_rules
 
 MAX_AMOUNT = Decimal("1000000.00")
 
@@ -79,8 +79,8 @@ class ProductForm(forms.Form):
 
     name = forms.CharField(max_length=120)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    kind = forms.ChoiceField(choices=ProductKind.choices)
-    account = forms.ModelChoiceField(queryset=ProviderAccount.objects.filter(kind__in=PROVIDER_FOR_PRODUCT.values()))
+    kind = forms.ChoiceField(choices=registry.product_kind_choices)
+    account = forms.ModelChoiceField(queryset=ProviderAccount.objects.none())
     gb = forms.IntegerField(
         min_value=1, max_value=100_000, required=False, label="GB", help_text="Residential: whole gigabytes."
     )
@@ -96,6 +96,13 @@ class ProductForm(forms.Form):
     price = forms.DecimalField(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, decimal_places=2)
     renewal_price = forms.DecimalField(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, decimal_places=2)
     active = forms.BooleanField(required=False, initial=True, help_text="Shown and sold in the portal.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Accounts of the providers that sell something (read per form, as integrations register at start-up).
+        sellers = {registry.for_product_kind(value).kind for value, _ in registry.product_kind_choices()}
+        self.fields["account"].queryset = ProviderAccount.objects.filter(kind__in=sellers)
+        self.parameters: dict = {}
 
     @classmethod
     def for_product(cls, product: Product, data=None) -> ProductForm:
@@ -116,31 +123,26 @@ class ProductForm(forms.Form):
     def clean(self):
         data = super().clean()
         kind, account = data.get("kind"), data.get("account")
-        if kind and account and account.kind != PROVIDER_FOR_PRODUCT[ProductKind(kind)]:
-            needed = PROVIDER_FOR_PRODUCT[ProductKind(kind)]
-            self.add_error("account", f"A {ProductKind(kind).label} product needs a {needed} provider account.")
-        if kind == ProductKind.RESI_GB:
-            if not data.get("gb"):
-                self.add_error("gb", "Residential products need a number of GB.")
-            if data.get("duration_hours") is None:
-                data["duration_hours"] = 0
-        elif kind == ProductKind.SHOP_PLAN:
-            for violation in shop_rules.id_violations("plan_id", data.get("plan_id") or ""):
-                self.add_error("plan_id", f"Plan id {violation.message}.")
+        if not kind:
+            return data
+        integration = registry.for_product_kind(kind)
+        if account and account.kind != integration.kind:
+            label = registry.product_kind(kind).label
+            self.add_error("account", f"A {label} product needs a {integration.kind} provider account.")
+        # The integration that sells this kind reads its own parameters from the form's fields.
+        self.parameters, errors = integration.product_parameters(kind, data)
+        for field, message in errors.items():
+            self.add_error(field, message)
         return data
 
     def service_fields(self) -> dict:
         data = self.cleaned_data
-        if data["kind"] == ProductKind.RESI_GB:
-            parameters = {"gb": data["gb"], "duration_hours": data["duration_hours"]}
-        else:
-            parameters = {"plan_id": data["plan_id"]}
         return {
             "name": data["name"],
             "description": data["description"],
             "kind": data["kind"],
             "account": data["account"],
-            "parameters": parameters,
+            "parameters": self.parameters,
             "price_cents": to_cents(data["price"]),
             "renewal_price_cents": to_cents(data["renewal_price"]),
             "active": data["active"],

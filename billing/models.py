@@ -6,34 +6,21 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ops.units import format_money
+from providers import registry
 
-def format_money(cents: int | None) -> str:
-    """Integer minor units as a display amount, e.g. "12.00 USD" (the currency is settings.CURRENCY)."""
-    if cents is None:
-        return "—"
-    sign = "−" if cents < 0 else ""  # noqa: RUF001 (a minus sign, as meant)
-    whole, minor = divmod(abs(cents), 100)
-    return f"{sign}{whole:,}.{minor:02d} {settings.CURRENCY}"
-
-
-class ProductKind(models.TextChoices):
-    RESI_GB = "resi_gb", "Residential traffic (Unknown Proxies)"
-    SHOP_PLAN = "shop_plan", "Proxy shop plan"
-
-
-# Which provider account kind fulfils each product kind.
-PROVIDER_FOR_PRODUCT = {ProductKind.RESI_GB: "unknownproxies", ProductKind.SHOP_PLAN: "shop"}
+__all__ = ["format_money"]  # re-exported: billing callers format with the one formatter
 
 
 class Product(models.Model):
     """One thing in our catalog: which upstream call fulfils it, with what parameters, and our prices.
 
-    `parameters`: resi_gb `{"gb": N, "duration_hours": H}` (H = 0: no time limit); shop_plan `{"plan_id": "…"}`.
+    `kind` is one an integration registers; `parameters` are that integration's (see its `product_parameters`).
     """
 
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
-    kind = models.CharField(max_length=20, choices=ProductKind.choices)
+    kind = models.CharField(max_length=20, choices=registry.product_kind_choices)
     account = models.ForeignKey("providers.ProviderAccount", on_delete=models.PROTECT, related_name="products")
     parameters = models.JSONField(default=dict)
     price_cents = models.IntegerField(help_text="Our retail price, in minor units.")
@@ -47,7 +34,6 @@ class Product(models.Model):
         constraints = [
             models.CheckConstraint(name="product_price_not_negative", condition=Q(price_cents__gte=0)),
             models.CheckConstraint(name="product_renewal_price_not_negative", condition=Q(renewal_price_cents__gte=0)),
-            models.CheckConstraint(name="product_kind_known", condition=Q(kind__in=ProductKind.values)),
         ]
 
     def __str__(self) -> str:
@@ -75,10 +61,7 @@ class Product(models.Model):
 
     @property
     def summary(self) -> str:
-        if self.kind == ProductKind.RESI_GB:
-            hours = f", valid {self.duration_hours} h" if self.duration_hours else ", no time limit"
-            return f"{self.gb} GB residential traffic{hours}"
-        return f"proxy shop plan {self.plan_id}"
+        return registry.for_product_kind(self.kind).product_summary(self)
 
 
 class OrderKind(models.TextChoices):

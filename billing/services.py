@@ -24,22 +24,21 @@ from django.utils import timezone
 from accounts.models import Customer, User
 from billing import fulfilment
 from billing.models import (
-    PROVIDER_FOR_PRODUCT,
     LedgerEntry,
     LedgerEntryKind,
     Order,
     OrderKind,
     OrderState,
     Product,
-    ProductKind,
     format_money,
 )
 from billing.selectors import open_renewal_exists, renewal_product_for
-from inventory.models import Resource, ResourceKind, ResourceStatus
-from inventory.services.assignment import resource_assign
-from inventory.sync import Row, mirror_row
+from inventory.assignment import resource_assign
+from inventory.mirror import Row, mirror_row
+from inventory.models import Resource, ResourceStatus
 from ops import audit
-from providers import crypto, errors
+from providers import crypto, registry
+from providers.http import errors
 from providers.models import ProviderAccount
 
 logger = logging.getLogger(__name__)
@@ -205,12 +204,16 @@ def balance_adjust(*, customer: Customer, amount_cents: int, actor: User | None,
 
 def _check_product(fields: dict) -> None:
     account: ProviderAccount = fields["account"]
-    kind = ProductKind(fields["kind"])
+    try:
+        kind = registry.product_kind(fields["kind"])
+    except registry.UnknownKind:
+        raise BillingError(f"Unknown product kind {fields['kind']!r}.") from None
+    integration = registry.for_product_kind(kind.value)
     # A free product would be an order without a charge, and upstream still bills us for it.
     if fields.get("price_cents", 1) <= 0 or fields.get("renewal_price_cents", 1) <= 0:
         raise BillingError("Prices must be more than zero.")
-    if account.kind != PROVIDER_FOR_PRODUCT[kind]:
-        raise BillingError(f"A {kind.label} product needs a {PROVIDER_FOR_PRODUCT[kind]} provider account.")
+    if account.kind != integration.kind:
+        raise BillingError(f"A {kind.label} product needs a {integration.kind} provider account.")
 
 
 @transaction.atomic
@@ -307,11 +310,9 @@ def order_renew(
         raise NotRenewable("This proxy is not yours to renew.")
     if resource.status == ResourceStatus.VANISHED or resource.vanished_at is not None:
         raise NotRenewable("This proxy no longer exists at the provider, so it cannot be renewed.")
-    if resource.kind == ResourceKind.SHOP_SUBSCRIPTION and (
-        resource.status == ResourceStatus.EXPIRED or (resource.expires_at and resource.expires_at <= timezone.now())
-    ):
-        # The shop refuses (409) any action on an expired subscription; a residential token can be revived.
-        raise NotRenewable("This proxy has expired and the provider cannot renew it: please buy a new one.")
+    refusal = resource.integration.renewable(resource, timezone.now())
+    if refusal:
+        raise NotRenewable(refusal)
     if product is None or product.account_id != resource.account_id:
         raise NotRenewable("This proxy was not bought in our shop, so it cannot be renewed here. Please contact us.")
     if open_renewal_exists(resource=resource):

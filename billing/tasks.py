@@ -9,7 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from billing import selectors, services
-from providers import errors
+from providers.http import errors
 
 logger = logging.getLogger(__name__)
 

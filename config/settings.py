@@ -56,6 +56,11 @@ INSTALLED_APPS = [
     "inventory",
     "billing",
     "ops",
+    # One app per upstream; each registers itself with providers.registry (the core never names them).
+    "integrations.unknownproxies",
+    "integrations.proxyshop",
+    "integrations.iproxy",
+    "demo",
 ]
 
 MIDDLEWARE = [

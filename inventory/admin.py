@@ -9,8 +9,8 @@ from typing import Any
 from django.contrib import admin
 from django.utils.html import format_html
 
+from inventory.assignment import resource_assign
 from inventory.models import Resource, SyncRun
-from inventory.services.assignment import resource_assign
 from ops.audit import REDACTED, redact
 
 # Beyond the audit log's secret-looking keys: shop protocol URLs embed the password, rotate links are secrets.

@@ -26,11 +26,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Customer, Role, User
-from inventory.models import Alert, Resource, ResourceKind, ResourceStatus
-from inventory.templatetags.inventory_tags import gb
-from providers import crypto, errors
-from providers.models import ProviderAccount, ProviderKind
-from providers.services import client_for_account
+from inventory.models import Alert, Resource, ResourceStatus
+from ops.units import format_gb as gb
+from providers import crypto, registry
+from providers.http import errors
+from providers.models import ProviderAccount
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def _offline_findings(*, now: dt.datetime) -> Iterator[Finding]:
     date is the cycle instead: at worst one reminder a day for an outage that lasts, never one per run.
     """
     resources = Resource.objects.filter(
-        kind=ResourceKind.IPROXY_CONNECTION, status=ResourceStatus.OFFLINE
+        kind__in=registry.offline_alert_kinds(), status=ResourceStatus.OFFLINE
     ).select_related("account")
     for resource in resources:
         since = _offline_since(resource)
@@ -184,11 +184,14 @@ def _low_balance_findings(*, now: dt.datetime) -> Iterator[Finding]:
     accounts and the other rules still run.
     """
     accounts = ProviderAccount.objects.filter(
-        kind=ProviderKind.IPROXY, enabled=True, low_balance_threshold_cents__gt=0
+        kind__in=[i.kind for i in registry.all_integrations() if i.has_balance],
+        enabled=True,
+        low_balance_threshold_cents__gt=0,
     ).order_by("pk")
     for account in accounts:
         try:
-            balance_cents = client_for_account(account).me().balance_cents
+            integration = registry.for_account(account)
+            balance_cents = integration.balance_cents(integration.client(account))
         except (errors.ProviderError, crypto.SecretUnreadable) as exc:
             logger.warning("alerts: could not read the balance of %r: %s", account, exc)
             continue

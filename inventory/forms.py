@@ -5,13 +5,14 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import Customer
-from inventory.models import ResourceKind, ResourceStatus
+from inventory.models import ResourceStatus
+from providers import registry
 from providers.models import ProviderAccount
 
 
 class ResourceFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"type": "search"}))
-    kind = forms.ChoiceField(required=False, choices=[("", "Any kind"), *ResourceKind.choices])
+    kind = forms.ChoiceField(required=False, choices=lambda: [("", "Any kind"), *registry.resource_kind_choices()])
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *ResourceStatus.choices])
     customer = forms.ChoiceField(required=False)
     account = forms.ChoiceField(required=False)

@@ -5,21 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-
-class ResourceKind(models.TextChoices):
-    RESI_TOKEN = "resi_token", "Residential token"
-    ISP_TOKEN = "isp_token", "ISP token"
-    SHOP_SUBSCRIPTION = "shop_subscription", "Proxy shop subscription"
-    IPROXY_CONNECTION = "iproxy_connection", "iProxy connection"
-    IPROXY_ACCESS = "iproxy_access", "iProxy proxy access"
-
-
-# Which kinds each provider's sync mirrors.
-KINDS_BY_PROVIDER = {
-    "unknownproxies": (ResourceKind.RESI_TOKEN, ResourceKind.ISP_TOKEN),
-    "shop": (ResourceKind.SHOP_SUBSCRIPTION,),
-    "iproxy": (ResourceKind.IPROXY_CONNECTION, ResourceKind.IPROXY_ACCESS),
-}
+from providers import registry
 
 
 class ResourceStatus(models.TextChoices):
@@ -38,7 +24,7 @@ class Resource(models.Model):
     """
 
     account = models.ForeignKey("providers.ProviderAccount", on_delete=models.PROTECT, related_name="resources")
-    kind = models.CharField(max_length=30, choices=ResourceKind.choices)
+    kind = models.CharField(max_length=30, choices=registry.resource_kind_choices)
     upstream_id = models.CharField(max_length=200)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
     customer = models.ForeignKey(
@@ -66,6 +52,15 @@ class Resource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.label or self.upstream_id}"
+
+    @property
+    def integration(self) -> registry.Integration:
+        return registry.for_resource_kind(self.kind)
+
+    @property
+    def details(self):
+        """The mirrored upstream JSON as the integration's typed object (None when it cannot be read)."""
+        return self.integration.details(self)
 
     @property
     def usage_fraction(self) -> float | None:

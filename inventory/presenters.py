@@ -1,32 +1,22 @@
-"""How a mirrored resource is shown and exported: its credentials and proxy lines, per kind.
+"""How a mirrored resource is shown and exported: its integration says how; masking our secrets is here.
 
 Reads only the upstream JSON the sync stored, so pages and exports never call a provider.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from inventory.models import Resource, ResourceKind
+from providers import registry
+from providers.registry import Credential
 
-# Upstream fields that are credentials of ours, not of the customer: the proxy shop's rotate link works
-# without the API key. They are kept in the mirror (the services follow them) but never shown, staff included.
-HIDDEN_UPSTREAM_KEYS = frozenset({"rotatePath", "api_key", "apiKey", "link"})
 HIDDEN = "[hidden]"
 
-# Residential traffic goes through the provider's gateway; the token's username/password select it.
-RESI_GATEWAY = "resi.unknownproxies.com:8080"
+__all__ = ["Credential", "credentials", "dig", "proxy_lines", "upstream_for_display"]
 
 
-@dataclass(frozen=True)
-class Credential:
-    label: str
-    value: str
-    secret: bool = False
-
-
-def _get(data: Any, *path: str, default: Any = "") -> Any:
+def dig(data: Any, *path: str, default: Any = "") -> Any:
+    """The value at `path` in mirrored JSON, or `default` where any step is missing or null."""
     for key in path:
         if not isinstance(data, dict) or key not in data or data[key] is None:
             return default
@@ -34,82 +24,31 @@ def _get(data: Any, *path: str, default: Any = "") -> Any:
     return data
 
 
-def credentials(resource: Resource) -> list[Credential]:
+def credentials(resource) -> list[Credential]:
     """What a customer needs to use the proxy, in display order."""
-    data = resource.upstream or {}
-    if resource.kind == ResourceKind.RESI_TOKEN:
-        pools = ", ".join(_get(data, "allowedPools", default=[])) or "all pools"
-        return [
-            Credential("Gateway", RESI_GATEWAY),
-            Credential("Username", _get(data, "username")),
-            Credential("Password", _get(data, "password"), secret=True),
-            Credential("Pools", pools),
-        ]
-    if resource.kind == ResourceKind.ISP_TOKEN:
-        rows = [Credential("Protocol", _get(data, "proxyType")), Credential("Authentication", _get(data, "authType"))]
-        if _get(data, "authType") == "ip":
-            rows.append(Credential("Allowed IPs", ", ".join(_get(data, "authenticatedIps", default=[]))))
-        else:
-            rows += [
-                Credential("Username", _get(data, "username")),
-                Credential("Password", _get(data, "password"), secret=True),
-            ]
-        rows.append(Credential("Proxies", "\n".join(_get(data, "proxies", default=[]))))
-        return rows
-    if resource.kind == ResourceKind.SHOP_SUBSCRIPTION:
-        rows = [
-            Credential("Network", _get(data, "networkLabel")),
-            Credential("Username", _get(data, "credentials", "username")),
-            Credential("Password", _get(data, "credentials", "password"), secret=True),
-        ]
-        for name in ("http", "socks5", "vless", "shadowsocks"):
-            url = _get(data, "protocols", name)
-            if url:
-                rows.append(Credential(name.upper() if name != "shadowsocks" else "Shadowsocks", url, secret=True))
-        return rows
-    if resource.kind == ResourceKind.IPROXY_ACCESS:
-        return [
-            Credential("Protocol", _get(data, "listen_service")),
-            Credential("Host", f"{_get(data, 'hostname')}:{_get(data, 'port')}"),
-            Credential("IP", f"{_get(data, 'ip')}:{_get(data, 'port')}"),
-            Credential("Login", _get(data, "auth", "login")),
-            Credential("Password", _get(data, "auth", "password"), secret=True),
-        ]
-    if resource.kind == ResourceKind.IPROXY_CONNECTION:
-        geo = _get(data, "basic_info", "server_geo", default={})
-        return [
-            Credential("Phone", _get(data, "app_data", "device_info", "model") or "not reported"),
-            Credential("Server", f"{_get(geo, 'country')}/{_get(geo, 'city')}".upper()),
-        ]
-    return []
+    return resource.integration.credentials(resource)
 
 
-def proxy_lines(resource: Resource) -> list[str]:
+def proxy_lines(resource) -> list[str]:
     """`host:port:user:pass` lines (the format proxy tools import), one per endpoint."""
-    data = resource.upstream or {}
-    if resource.kind == ResourceKind.RESI_TOKEN:
-        return [f"{RESI_GATEWAY}:{_get(data, 'username')}:{_get(data, 'password')}"]
-    if resource.kind == ResourceKind.ISP_TOKEN:
-        auth = "" if _get(data, "authType") == "ip" else f":{_get(data, 'username')}:{_get(data, 'password')}"
-        return [f"{proxy}{auth}" for proxy in _get(data, "proxies", default=[])]
-    if resource.kind == ResourceKind.SHOP_SUBSCRIPTION:
-        url = _get(data, "protocols", "http")
-        return [url] if url else []
-    if resource.kind == ResourceKind.IPROXY_ACCESS:
-        host = f"{_get(data, 'hostname')}:{_get(data, 'port')}"
-        if _get(data, "auth_type") == "noauth":
-            return [host]
-        return [f"{host}:{_get(data, 'auth', 'login')}:{_get(data, 'auth', 'password')}"]
-    return []
+    return resource.integration.proxy_lines(resource)
 
 
-def upstream_for_display(data: Any) -> Any:
-    """The mirrored upstream JSON with our own secrets (see HIDDEN_UPSTREAM_KEYS) masked, at any depth."""
+def hidden_upstream_keys() -> frozenset[str]:
+    keys: frozenset[str] = frozenset()
+    for integration in registry.all_integrations():
+        keys |= integration.hidden_upstream_keys
+    return keys
+
+
+def upstream_for_display(data: Any, hidden: frozenset[str] | None = None) -> Any:
+    """The mirrored upstream JSON with our own secrets (every integration's hidden keys) masked, at any depth."""
+    hidden = hidden_upstream_keys() if hidden is None else hidden
     if isinstance(data, dict):
         return {
-            key: HIDDEN if key in HIDDEN_UPSTREAM_KEYS and value else upstream_for_display(value)
+            key: HIDDEN if key in hidden and value else upstream_for_display(value, hidden)
             for key, value in data.items()
         }
     if isinstance(data, list):
-        return [upstream_for_display(item) for item in data]
+        return [upstream_for_display(item, hidden) for item in data]
     return data

@@ -7,15 +7,8 @@ from datetime import timedelta
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Customer
-from inventory.models import Resource, ResourceKind
-
-# Customers buy these; phone connections themselves stay with staff.
-CUSTOMER_VISIBLE_KINDS = (
-    ResourceKind.RESI_TOKEN,
-    ResourceKind.ISP_TOKEN,
-    ResourceKind.SHOP_SUBSCRIPTION,
-    ResourceKind.IPROXY_ACCESS,
-)
+from inventory.models import Resource
+from providers import registry
 
 
 def resources_for_staff(
@@ -42,7 +35,7 @@ def resources_for_staff(
 def resources_for_customer(*, customer: Customer) -> QuerySet[Resource]:
     """A customer's own proxies, including ones gone upstream (so they can see what ended)."""
     return (
-        Resource.objects.filter(customer=customer, kind__in=CUSTOMER_VISIBLE_KINDS)
+        Resource.objects.filter(customer=customer, kind__in=registry.sold_resource_kinds())
         .select_related("account")
         .order_by("status", "expires_at", "id")
     )
@@ -55,7 +48,7 @@ def dashboard_figures(*, now, horizon_days: int = 7) -> dict:
     return {
         "live": sum(by_status.values()),
         "by_status": by_status,
-        "unassigned": live.filter(customer__isnull=True, kind__in=CUSTOMER_VISIBLE_KINDS).count(),
+        "unassigned": live.filter(customer__isnull=True, kind__in=registry.sold_resource_kinds()).count(),
         "expiring_soon": live.filter(expires_at__gt=now, expires_at__lte=now + timedelta(days=horizon_days)).count(),
         "horizon_days": horizon_days,
     }

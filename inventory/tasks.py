@@ -7,7 +7,7 @@ import random
 from celery import shared_task
 
 from inventory import sync
-from providers import errors
+from providers.http import errors
 from providers.models import ProviderAccount
 
 MAX_RETRIES = 5

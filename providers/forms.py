@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from providers.models import ProviderAccount, ProviderKind
+from providers import registry
+from providers.models import ProviderAccount
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -25,12 +26,12 @@ class ProviderAccountForm(forms.ModelForm):
     class Meta:
         model = ProviderAccount
         fields = ["name", "kind", "base_url", "username", "enabled", "low_balance_threshold_cents"]
-        help_texts = {
-            "username": "Unknown Proxies only (Basic auth user).",
-        }
+        help_texts = {}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        users = " and ".join(i.label for i in registry.all_integrations() if i.uses_username)
+        self.fields["username"].help_text = f"{users} only (Basic auth user)."
         if self.instance.pk and self.instance.has_secret:
             self.fields[
                 "secret"
@@ -41,8 +42,12 @@ class ProviderAccountForm(forms.ModelForm):
         kind = cleaned.get("kind")
         if not cleaned.get("secret") and not (self.instance.pk and self.instance.has_secret):
             self.add_error("secret", "Enter the password or API key for this account.")
-        if kind == ProviderKind.UNKNOWN_PROXIES and not cleaned.get("username"):
-            self.add_error("username", "Unknown Proxies needs the Basic auth username.")
-        if kind and kind != ProviderKind.UNKNOWN_PROXIES and cleaned.get("username"):
-            self.add_error("username", "Only Unknown Proxies accounts use a username; leave it empty.")
+        if not kind:
+            return cleaned
+        integration = registry.get(kind)
+        if integration.uses_username and not cleaned.get("username"):
+            self.add_error("username", f"{integration.label} needs the Basic auth username.")
+        if not integration.uses_username and cleaned.get("username"):
+            users = " and ".join(i.label for i in registry.all_integrations() if i.uses_username) or "no"
+            self.add_error("username", f"Only {users} accounts use a username; leave it empty.")
         return cleaned

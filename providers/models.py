@@ -4,28 +4,14 @@ from __future__ import annotations
 
 from django.db import models
 
-from providers import crypto
-
-
-class ProviderKind(models.TextChoices):
-    UNKNOWN_PROXIES = "unknownproxies", "Unknown Proxies"
-    PROXY_SHOP = "shop", "Proxy shop"
-    IPROXY = "iproxy", "iProxy.online"
-
-
-# The real upstream base URLs: an account points here unless the operator chooses the sandbox.
-DEFAULT_BASE_URLS = {
-    ProviderKind.UNKNOWN_PROXIES: "https://api.unknownproxies.com/api/v1",
-    ProviderKind.PROXY_SHOP: "",  # white-label: every shop has its own domain
-    ProviderKind.IPROXY: "https://iproxy.online/api/console/v1",
-}
+from providers import crypto, registry
 
 
 class ProviderAccount(models.Model):
     """One login at one upstream. `username` is used by Unknown Proxies (Basic auth) only."""
 
     name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=20, choices=ProviderKind.choices)
+    kind = models.CharField(max_length=20, choices=registry.provider_kind_choices)
     base_url = models.URLField(max_length=300)
     username = models.CharField(max_length=200, blank=True)
     secret_encrypted = models.TextField(editable=False)
@@ -46,6 +32,10 @@ class ProviderAccount(models.Model):
 
     def __repr__(self) -> str:
         return f"<ProviderAccount {self.pk} {self.kind} {self.name!r}>"
+
+    @property
+    def integration(self) -> registry.Integration:
+        return registry.for_account(self)
 
     @property
     def secret(self) -> str:

@@ -9,23 +9,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from ops import audit
-from providers import crypto, errors
-from providers.clients import iproxy, proxyshop, unknownproxies
-from providers.clients.base import BaseClient
-from providers.models import ProviderAccount, ProviderKind
+from providers import crypto, registry
+from providers.http import errors
+from providers.models import ProviderAccount
 
 EDITABLE_FIELDS = ("name", "kind", "base_url", "username", "enabled", "low_balance_threshold_cents")
-
-
-def client_for_account(account: ProviderAccount, **options) -> BaseClient:
-    """A client for this account's kind, base URL and decrypted credentials."""
-    if account.kind == ProviderKind.UNKNOWN_PROXIES:
-        return unknownproxies.Client(account.base_url, account.username, account.secret, **options)
-    if account.kind == ProviderKind.PROXY_SHOP:
-        return proxyshop.Client(account.base_url, account.secret, **options)
-    if account.kind == ProviderKind.IPROXY:
-        return iproxy.Client(account.base_url, account.secret, **options)
-    raise ValueError(f"unknown provider kind {account.kind!r}")
 
 
 @transaction.atomic
@@ -66,20 +54,10 @@ class AccountCheck:
 
 def provider_account_check(*, account: ProviderAccount, actor: User | None = None) -> AccountCheck:
     """Make one cheap read upstream with the stored credentials and record the outcome on the account."""
-    balance = None
     try:
-        client = client_for_account(account)
-        if isinstance(client, unknownproxies.Client):
-            pools = client.list_pools()
-            message = f"Connected: {len(pools)} residential pools."
-        elif isinstance(client, proxyshop.Client):
-            plans = client.plans()
-            message = f"Connected: {len(plans)} plans on sale."
-        else:
-            me = client.me()
-            balance = me.balance_cents
-            message = f"Connected as {me.username}; balance {me.balance}."
-        result = AccountCheck(ok=True, message=message, balance_cents=balance)
+        integration = registry.for_account(account)
+        checked = integration.check(integration.client(account))
+        result = AccountCheck(ok=True, message=checked.message, balance_cents=checked.balance_cents)
     except (errors.ProviderError, crypto.SecretUnreadable) as exc:
         result = AccountCheck(ok=False, message=str(exc))
     ProviderAccount.objects.filter(pk=account.pk).update(
@@ -91,29 +69,30 @@ def provider_account_check(*, account: ProviderAccount, actor: User | None = Non
     return result
 
 
-def iproxy_api_key_rotate(*, account: ProviderAccount, actor: User | None) -> None:
-    """Ask iProxy for a new API key and store it in the same step: from then on the old key answers 401.
+def provider_api_key_rotate(*, account: ProviderAccount, actor: User | None) -> None:
+    """Ask the provider for a new API key and store it in the same step: from then on the old key answers 401.
 
     The account row stays locked for the whole exchange so no other process uses or overwrites the key
     halfway. If the answer is lost the old key may already be dead: the error says what to do.
     """
-    if account.kind != ProviderKind.IPROXY:
-        raise ValueError("only iProxy accounts have a rotatable API key")
+    integration = registry.for_account(account)
+    if not integration.rotatable_key:
+        raise ValueError(f"{integration.label} accounts have no API key we can rotate")
     lost: errors.UnknownOutcomeError | None = None
     with transaction.atomic():
         locked = ProviderAccount.objects.select_for_update().get(pk=account.pk)
         try:
-            new_key = client_for_account(locked).new_api_key()
+            new_key = integration.rotate_key(integration.client(locked))
         except errors.UnknownOutcomeError as exc:
             lost = exc
             locked.last_error = (
                 f"{exc}. The key may have been replaced upstream: if checks now fail with 401, create a key "
-                "in the iProxy console and paste it here."
+                f"in the {integration.console_name or integration.label} console and paste it here."
             )
             locked.save(update_fields=["last_error", "updated_at"])
             audit.record(action="provider_account.api_key_rotate_unknown", actor=actor, target=locked)
         else:
-            locked.secret = new_key.api_key
+            locked.secret = new_key
             locked.last_error = ""
             locked.save(update_fields=["secret_encrypted", "last_error", "updated_at"])
             audit.record(action="provider_account.api_key_rotate", actor=actor, target=locked)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import factory
 
 from accounts.models import Customer, Role, User
-from inventory.models import Resource, ResourceKind, ResourceStatus
-from providers.models import ProviderAccount, ProviderKind
-from providers.sandbox.testing import BASE_PATHS, SANDBOX_TEST_URL
+from integrations.iproxy.kinds import IPROXY
+from integrations.unknownproxies.kinds import RESI_TOKEN, UNKNOWN_PROXIES
+from inventory.models import Resource, ResourceStatus
+from providers import registry
+from providers.models import ProviderAccount
+from providers.sandbox.testing import SANDBOX_TEST_URL
 
 PASSWORD = "test-pass-98765"
 
@@ -49,14 +52,15 @@ class ProviderAccountFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Account {n}")
-    kind = ProviderKind.IPROXY
-    base_url = factory.LazyAttribute(lambda account: SANDBOX_TEST_URL + BASE_PATHS[account.kind])
-    username = factory.LazyAttribute(lambda account: "sandbox" if account.kind == ProviderKind.UNKNOWN_PROXIES else "")
+    kind = IPROXY
+    base_url = factory.LazyAttribute(lambda account: SANDBOX_TEST_URL + registry.get(account.kind).sandbox_path)
+    username = factory.LazyAttribute(lambda account: "sandbox" if account.kind == UNKNOWN_PROXIES else "")
 
     @factory.post_generation
     def secret(self, create, extracted, **kwargs):
-        default = {"unknownproxies": "sandbox-pass", "shop": "rk_sandbox", "iproxy": "sandbox-key"}[self.kind]
-        self.secret = extracted if extracted is not None else default
+        if extracted is None:
+            extracted = {"unknownproxies": "sandbox-pass", "shop": "rk_sandbox", "iproxy": "sandbox-key"}[self.kind]
+        self.secret = extracted
         if create:
             self.save(update_fields=["secret_encrypted"])
 
@@ -82,8 +86,8 @@ class ResourceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Resource
 
-    account = factory.SubFactory(ProviderAccountFactory, kind=ProviderKind.UNKNOWN_PROXIES)
-    kind = ResourceKind.RESI_TOKEN
+    account = factory.SubFactory(ProviderAccountFactory, kind=UNKNOWN_PROXIES)
+    kind = RESI_TOKEN
     upstream_id = factory.Sequence(lambda n: f"token{n:05d}")
     label = factory.Sequence(lambda n: f"user{n:04d}")
     status = ResourceStatus.ACTIVE

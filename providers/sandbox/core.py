@@ -141,9 +141,10 @@ class ProviderSim:
 
 
 def _provider_classes() -> list[type[ProviderSim]]:
-    from . import iproxy, proxyshop, unknownproxies
+    # The registry is filled when Django's apps are ready; the simulators live with their integrations.
+    from providers import registry
 
-    return [unknownproxies.UnknownProxiesSim, proxyshop.ProxyShopSim, iproxy.IProxySim]
+    return [sim for integration in registry.all_integrations() if (sim := integration.simulator()) is not None]
 
 
 class SandboxApp:
@@ -282,15 +283,16 @@ class SandboxApp:
             if status not in ("online", "offline", "nodata", "flapping"):
                 raise SandboxError(400, "online_status must be online, offline, nodata or flapping")
             with self.lock:
-                if isinstance(connection_id, str) and self.provider("iproxy").set_connection_status(
-                    connection_id, status
+                if isinstance(connection_id, str) and any(
+                    sim.set_connection_status(connection_id, status) for sim in self.providers
                 ):
                     return json_response({"ok": True})
             raise SandboxError(404, "unknown connection")
         if name == "balance":
             provider, amount = body.get("provider"), _non_negative_int(body, "amount_cents")
-            if provider not in ("shop", "iproxy"):
-                raise SandboxError(400, "provider must be shop or iproxy")
+            with_balance = [sim.name for sim in self.providers if type(sim).set_balance is not ProviderSim.set_balance]
+            if provider not in with_balance:
+                raise SandboxError(400, f"provider must be {' or '.join(with_balance)}")
             with self.lock:
                 self.provider(provider).set_balance(amount)
             return json_response({"ok": True})

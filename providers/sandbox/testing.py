@@ -12,14 +12,11 @@ import requests
 import responses
 from werkzeug.test import EnvironBuilder
 
+from providers import registry
+
 from .core import SandboxApp, SandboxLostResponse, SandboxTimeout
 
 SANDBOX_TEST_URL = "http://sandbox.test"
-BASE_PATHS = {
-    "unknownproxies": "/unknownproxies/api/v1",
-    "shop": "/shop",
-    "iproxy": "/iproxy/api/console/v1",
-}
 
 
 @dataclass
@@ -29,7 +26,7 @@ class InstalledSandbox:
     root: str = SANDBOX_TEST_URL
 
     def base_url(self, provider: str) -> str:
-        return self.root + BASE_PATHS[provider]
+        return self.root + registry.get(provider).sandbox_path
 
     def calls(self, method: str | None = None, path: str | None = None) -> list:
         """The requests that reached the sandbox, optionally filtered by method and path suffix."""

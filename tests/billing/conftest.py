@@ -5,26 +5,27 @@ from __future__ import annotations
 import pytest
 
 from billing import services
-from billing.models import Product, ProductKind
-from providers.models import ProviderKind
+from billing.models import Product
+from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN
+from integrations.unknownproxies.kinds import RESI_GB, UNKNOWN_PROXIES
 from tests.factories import ProviderAccountFactory
 
 
 @pytest.fixture
 def shop_account(db):
-    return ProviderAccountFactory(kind=ProviderKind.PROXY_SHOP, name="Shop sandbox")
+    return ProviderAccountFactory(kind=PROXY_SHOP, name="Shop sandbox")
 
 
 @pytest.fixture
 def resi_account(db):
-    return ProviderAccountFactory(kind=ProviderKind.UNKNOWN_PROXIES, name="Unknown Proxies sandbox")
+    return ProviderAccountFactory(kind=UNKNOWN_PROXIES, name="Unknown Proxies sandbox")
 
 
 @pytest.fixture
 def shop_product(shop_account):
     return Product.objects.create(
         name="Amsterdam private 30 days",
-        kind=ProductKind.SHOP_PLAN,
+        kind=SHOP_PLAN,
         account=shop_account,
         parameters={"plan_id": "nlams30private"},
         price_cents=2000,
@@ -36,7 +37,7 @@ def shop_product(shop_account):
 def sold_out_product(shop_account):
     return Product.objects.create(
         name="New York private 30 days",
-        kind=ProductKind.SHOP_PLAN,
+        kind=SHOP_PLAN,
         account=shop_account,
         parameters={"plan_id": "usnyc30private"},
         price_cents=3500,
@@ -48,7 +49,7 @@ def sold_out_product(shop_account):
 def resi_product(resi_account):
     return Product.objects.create(
         name="5 GB residential, 30 days",
-        kind=ProductKind.RESI_GB,
+        kind=RESI_GB,
         account=resi_account,
         parameters={"gb": 5, "duration_hours": 720},
         price_cents=1500,

@@ -8,12 +8,14 @@ import pytest
 
 from accounts.models import Customer
 from billing import services
-from billing.fulfilment import resi_renewal_request
 from billing.models import IllegalTransition, LedgerEntry, Order, OrderState
-from inventory.models import Resource, ResourceKind
+from integrations.proxyshop.kinds import SHOP_SUBSCRIPTION
+from integrations.unknownproxies.fulfilment import resi_renewal_request
+from integrations.unknownproxies.kinds import RESI_TOKEN
+from inventory.models import Resource
 from ops.models import AuditEvent
 from providers.models import ProviderAccount
-from providers.services import client_for_account
+from providers.registry import client_for_account
 
 
 def _ledger_kinds(customer):
@@ -26,7 +28,7 @@ def test_it_buys_a_shop_plan_end_to_end(sandbox, funded, shop_product, alice):
     assert order.state == OrderState.FULFILLED
     assert services.customer_balance(customer=funded) == 3000  # our price, not the shop's 1200
     resource = order.resource
-    assert resource.kind == ResourceKind.SHOP_SUBSCRIPTION
+    assert resource.kind == SHOP_SUBSCRIPTION
     assert resource.customer == funded
     assert resource.account == shop_product.account
     assert order.upstream_ref == resource.upstream_id
@@ -44,7 +46,7 @@ def test_it_buys_residential_traffic_end_to_end(sandbox, funded, resi_product, a
     assert order.state == OrderState.FULFILLED
     assert services.customer_balance(customer=funded) == 3500
     resource = order.resource
-    assert resource.kind == ResourceKind.RESI_TOKEN
+    assert resource.kind == RESI_TOKEN
     assert resource.customer == funded
     assert resource.data_limit_bytes == 5_000_000_000
     assert resource.label == order.request["username"]
@@ -183,7 +185,7 @@ def test_it_refuses_to_renew_what_was_not_bought_here_or_is_not_yours(sandbox, f
     with pytest.raises(services.NotRenewable):
         services.order_renew(customer=customer_b, resource=resource, idempotency_key="x", actor=None)
     stranger = Resource.objects.create(
-        account=resi_product.account, kind=ResourceKind.RESI_TOKEN, upstream_id="other123", customer=funded
+        account=resi_product.account, kind=RESI_TOKEN, upstream_id="other123", customer=funded
     )
     with pytest.raises(services.NotRenewable):
         services.order_renew(customer=funded, resource=stranger, idempotency_key="y", actor=None)

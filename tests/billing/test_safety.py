@@ -14,13 +14,16 @@ from django.utils import timezone
 
 from billing import fulfilment, services, tasks
 from billing.forms import AdjustmentForm, ProductForm, TopUpForm
-from billing.models import LedgerEntry, Order, OrderState, Product, ProductKind
+from billing.models import LedgerEntry, Order, OrderState, Product
+from integrations.proxyshop import client as proxyshop
+from integrations.proxyshop.kinds import SHOP_PLAN
+from integrations.proxyshop.mirror import shop_subscription_row
+from integrations.unknownproxies import fulfilment as up_fulfilment
 from inventory import sync
+from inventory.assignment import resource_assign
 from inventory.models import Resource, ResourceStatus
-from inventory.services.assignment import resource_assign
 from ops.models import AuditEvent
-from providers.clients import proxyshop
-from providers.services import client_for_account
+from providers.registry import client_for_account
 
 LOST_PURCHASE = {"provider": "shop", "match": "POST purchase", "kind": "lost_response"}
 TIMED_OUT_RENEW = {"provider": "shop", "match": "POST renew", "kind": "timeout"}
@@ -113,7 +116,7 @@ def test_it_mirrors_a_late_success_of_a_refunded_order_without_charging_again(sa
     sandbox.control("faults", {"rules": []})
     # The answer of a call we had given up on arrives after all.
     bought = client_for_account(shop_product.account).purchase("nlams30private")
-    rows = [sync.shop_subscription_row(subscription, timezone.now()) for subscription in bought.subscriptions]
+    rows = [shop_subscription_row(subscription, timezone.now()) for subscription in bought.subscriptions]
 
     settled = services._settle_fulfilled(order, rows, actor=None)
 
@@ -280,7 +283,7 @@ def test_it_refuses_to_renew_a_vanished_or_expired_subscription_before_charging(
 def test_it_keeps_a_renewed_resi_limit_in_whole_gigabytes():
     token = types.SimpleNamespace(data_limit=1_500_000_000, duration_hours=0, created_at=timezone.now())
 
-    request = fulfilment.resi_renewal_request(token, gb=5, hours=0, now=timezone.now())
+    request = up_fulfilment.resi_renewal_request(token, gb=5, hours=0, now=timezone.now())
 
     assert request["data_limit"] == 7_000_000_000
     assert request["data_limit"] % 1_000_000_000 == 0
@@ -292,7 +295,7 @@ def test_it_keeps_a_renewed_resi_limit_in_whole_gigabytes():
 def test_it_refuses_to_sell_a_product_without_a_price(sandbox, funded, shop_account, owner):
     free = Product.objects.create(
         name="Free",
-        kind=ProductKind.SHOP_PLAN,
+        kind=SHOP_PLAN,
         account=shop_account,
         parameters={"plan_id": "nlams30private"},
         price_cents=0,
@@ -351,7 +354,7 @@ def test_it_refuses_a_zero_product_price(db, shop_account):
     form = ProductForm(
         {
             "name": "x",
-            "kind": ProductKind.SHOP_PLAN,
+            "kind": SHOP_PLAN,
             "account": shop_account.pk,
             "plan_id": "nlams30private",
             "price": "0",

@@ -15,19 +15,21 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from inventory.models import Resource, ResourceKind, ResourceStatus
-from inventory.services import assignment
+from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
+from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_SUBSCRIPTION
+from integrations.unknownproxies.kinds import ISP_TOKEN, RESI_TOKEN, UNKNOWN_PROXIES
+from inventory import assignment
+from inventory.models import Resource, ResourceStatus
 from inventory.sync import sync_account
 from ops.models import AuditEvent
-from providers import errors
-from providers.models import ProviderKind
-from providers.services import client_for_account
+from providers.http import errors
+from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 
-RESI, ISP, SHOP = ResourceKind.RESI_TOKEN, ResourceKind.ISP_TOKEN, ResourceKind.SHOP_SUBSCRIPTION
-ACCESS, PHONE = ResourceKind.IPROXY_ACCESS, ResourceKind.IPROXY_CONNECTION
+RESI, ISP, SHOP = RESI_TOKEN, ISP_TOKEN, SHOP_SUBSCRIPTION
+ACCESS, PHONE = IPROXY_ACCESS, IPROXY_CONNECTION
 ANY = "any"
 MISSING = 987654321
 
@@ -128,10 +130,10 @@ class Cast:
 
     def __init__(self, alice, bob):
         self.accounts = {}
-        for kind in (ProviderKind.UNKNOWN_PROXIES, ProviderKind.PROXY_SHOP, ProviderKind.IPROXY):
+        for kind in (UNKNOWN_PROXIES, PROXY_SHOP, IPROXY):
             self.accounts[kind] = ProviderAccountFactory(kind=kind)
             assert sync_account(account=self.accounts[kind]).outcome == "ok"
-        self.iproxy_account = self.accounts[ProviderKind.IPROXY]
+        self.iproxy_account = self.accounts[IPROXY]
         live = Resource.objects.exclude(status__in=[ResourceStatus.VANISHED, ResourceStatus.EXPIRED])
 
         def pick(kind, **filters):
@@ -313,7 +315,7 @@ def test_it_refuses_a_suspended_customer_everything(cast, sandbox, alice):
 def _secrets(cast) -> dict[str, str]:
     """What must never be shown: provider keys, the shop's rotate links, iProxy action links and API keys."""
     found = {f"{account.kind} API key": account.secret for account in cast.accounts.values()}
-    shop = client_for_account(cast.accounts[ProviderKind.PROXY_SHOP])
+    shop = client_for_account(cast.accounts[PROXY_SHOP])
     for subscription in shop.subscriptions():
         if subscription.rotate and subscription.rotate.rotate_path:
             found[f"rotate path of {subscription.id}"] = subscription.rotate.rotate_path
@@ -514,12 +516,12 @@ def test_the_error_table_names_every_provider_error():
 
 # (url, payload, the service function the view calls) for one action per view module and area.
 ACTIONS = [
-    ("inventory", "up-isp-modify", ISP, {"proxy_type": "socks"}, "inventory.services.unknownproxies._attempt"),
-    ("portal", "up-isp-settings", ISP, {"proxy_type": "socks"}, "inventory.services.unknownproxies._attempt"),
-    ("inventory", "shop-credentials", SHOP, {}, "inventory.services.proxyshop._attempt"),
-    ("portal", "shop-rotation", SHOP, {"rotation_policy": "5"}, "inventory.services.proxyshop._attempt"),
-    ("inventory", "iproxy-connection-reboot", PHONE, {}, "inventory.services.iproxy._send"),
-    ("portal", "iproxy-access-change-ip", ACCESS, {}, "inventory.services.iproxy._send"),
+    ("inventory", "up-isp-modify", ISP, {"proxy_type": "socks"}, "integrations.unknownproxies.actions._attempt"),
+    ("portal", "up-isp-settings", ISP, {"proxy_type": "socks"}, "integrations.unknownproxies.actions._attempt"),
+    ("inventory", "shop-credentials", SHOP, {}, "integrations.proxyshop.actions._attempt"),
+    ("portal", "shop-rotation", SHOP, {"rotation_policy": "5"}, "integrations.proxyshop.actions._attempt"),
+    ("inventory", "iproxy-connection-reboot", PHONE, {}, "integrations.iproxy.actions._send"),
+    ("portal", "iproxy-access-change-ip", ACCESS, {}, "integrations.iproxy.actions._send"),
 ]
 
 

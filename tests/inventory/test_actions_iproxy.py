@@ -10,14 +10,15 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from inventory.models import Resource, ResourceKind, ResourceStatus
-from inventory.services import assignment
-from inventory.services import iproxy as services
+from integrations.iproxy import actions as services
+from integrations.iproxy import rules
+from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
+from inventory import assignment
+from inventory.models import Resource, ResourceStatus
 from inventory.sync import sync_account
-from inventory.templatetags.inventory_tags import gb
 from ops.models import AuditEvent
-from providers.rules import iproxy as rules
-from providers.services import client_for_account
+from ops.units import format_gb as gb
+from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def upstream(account):
 
 @pytest.fixture
 def phone(account):
-    return Resource.objects.get(account=account, kind=ResourceKind.IPROXY_CONNECTION, label="online with plan")
+    return Resource.objects.get(account=account, kind=IPROXY_CONNECTION, label="online with plan")
 
 
 def _access_on(phone: Resource, description: str) -> Resource:
@@ -86,7 +87,7 @@ def test_it_creates_a_connection(client, support, account, upstream):
     response = client.post(
         f"{STAFF}/{account.pk}/connections/new/", {"name": "Phone 7", "country": "PL", "city": "waw"}
     )
-    created = Resource.objects.get(account=account, kind=ResourceKind.IPROXY_CONNECTION, label="Phone 7")
+    created = Resource.objects.get(account=account, kind=IPROXY_CONNECTION, label="Phone 7")
     assert response.status_code == 302 and response["Location"] == f"{STAFF}/connections/{created.pk}/"
     there = upstream.get_connection(created.upstream_id)
     assert there.basic_info.name == "Phone 7" and there.basic_info.server_id == "srv-pl-waw-1"
@@ -240,7 +241,7 @@ def test_it_opens_a_proxy_access_in_stock(client, support, phone, upstream):
     created = _access_on(phone, "new")
     there = next(a for a in upstream.list_proxy_accesses(phone.upstream_id) if a.id == created.upstream_id)
     assert there.auth_type == "noauth" and there.acl_inbound_ips == ("203.0.113.9",)
-    assert created.kind == ResourceKind.IPROXY_ACCESS and created.parent == phone and created.customer is None
+    assert created.kind == IPROXY_ACCESS and created.parent == phone and created.customer is None
     assert created.label == f"{there.hostname}:{there.port}"
     assert AuditEvent.objects.get(action="iproxy.access.create").data["access"] == created.upstream_id
 
@@ -457,11 +458,9 @@ def _as_posted(form) -> dict[str, str]:
 
 
 def test_it_sends_nothing_when_forms_are_posted_unchanged(client, support, phone, account, sandbox):
-    from inventory.provider_forms.iproxy import AccessUpdateForm, ConnectionSettingsForm
+    from integrations.iproxy.forms import AccessUpdateForm, ConnectionSettingsForm
 
-    backup = Resource.objects.get(
-        account=account, kind=ResourceKind.IPROXY_ACCESS, upstream__description="backup http proxy"
-    )
+    backup = Resource.objects.get(account=account, kind=IPROXY_ACCESS, upstream__description="backup http proxy")
     assert backup.expires_at is not None
     client.force_login(support)
     settings_form = ConnectionSettingsForm(current=phone.upstream["settings"])

@@ -6,17 +6,17 @@ import html
 
 import pytest
 
+from integrations.proxyshop.kinds import PROXY_SHOP
 from inventory.models import Resource, ResourceStatus
 from inventory.sync import sync_account
 from ops.models import AuditEvent
-from providers.models import ProviderKind
-from providers.services import client_for_account
+from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
 
 
 @pytest.fixture
 def account(sandbox):
-    account = ProviderAccountFactory(kind=ProviderKind.PROXY_SHOP)
+    account = ProviderAccountFactory(kind=PROXY_SHOP)
     sync_account(account=account)
     return account
 

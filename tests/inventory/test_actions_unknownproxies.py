@@ -6,11 +6,11 @@ import html
 
 import pytest
 
+from integrations.unknownproxies.kinds import UNKNOWN_PROXIES
 from inventory.models import Resource, ResourceStatus
 from inventory.sync import sync_account
 from ops.models import AuditEvent
-from providers.models import ProviderKind
-from providers.services import client_for_account
+from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
 
 GB = 1_000_000_000
@@ -18,7 +18,7 @@ GB = 1_000_000_000
 
 @pytest.fixture
 def account(sandbox):
-    account = ProviderAccountFactory(kind=ProviderKind.UNKNOWN_PROXIES)
+    account = ProviderAccountFactory(kind=UNKNOWN_PROXIES)
     sync_account(account=account)
     return account
 

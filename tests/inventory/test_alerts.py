@@ -11,9 +11,10 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from accounts.models import Customer
+from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
 from inventory import alert_tasks
 from inventory.alerts import alerts_check, alerts_deliver_pending
-from inventory.models import Alert, ResourceKind, ResourceStatus
+from inventory.models import Alert, ResourceStatus
 from tests.factories import RESI_UPSTREAM, ProviderAccountFactory, ResourceFactory, UserFactory
 from tests.test_settings import manage
 
@@ -47,7 +48,7 @@ def quiet(**fields):
 
 def connection(**fields):
     account = ProviderAccountFactory(kind="iproxy")
-    defaults = {"kind": ResourceKind.IPROXY_CONNECTION, "status": ResourceStatus.OFFLINE, "upstream": {}}
+    defaults = {"kind": IPROXY_CONNECTION, "status": ResourceStatus.OFFLINE, "upstream": {}}
     return quiet(account=account, data_used_bytes=None, data_limit_bytes=None, **{**defaults, **fields})
 
 
@@ -308,7 +309,7 @@ def test_it_warns_of_an_outage_without_a_status_time_at_most_once_a_day(owner, n
 
 def test_it_does_not_warn_about_online_connections_or_offline_accesses(owner, now):
     connection(status=ResourceStatus.ACTIVE)
-    connection(kind=ResourceKind.IPROXY_ACCESS)
+    connection(kind=IPROXY_ACCESS)
 
     assert alerts_check(now=now) == []
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from integrations.iproxy.kinds import IPROXY_CONNECTION
 from inventory.alerts import alerts_check
-from inventory.models import Alert, Resource, ResourceKind
+from inventory.models import Alert, Resource
 from inventory.sync import sync_account
 from tests.factories import ProviderAccountFactory
 
@@ -11,7 +12,7 @@ from tests.factories import ProviderAccountFactory
 def test_one_outage_gives_one_offline_alert_and_the_next_outage_another(sandbox, owner, mailoutbox):
     account = ProviderAccountFactory(kind="iproxy")
     sync_account(account=account)
-    phone = Resource.objects.filter(account=account, kind=ResourceKind.IPROXY_CONNECTION, status="active").first()
+    phone = Resource.objects.filter(account=account, kind=IPROXY_CONNECTION, status="active").first()
     assert phone is not None
 
     sandbox.control("connection-status", {"connection_id": phone.upstream_id, "online_status": "offline"})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from inventory.models import ResourceKind
+from integrations.iproxy.kinds import IPROXY_CONNECTION
+from integrations.proxyshop.kinds import SHOP_SUBSCRIPTION
 from ops.models import AuditEvent
 from tests.factories import ResourceFactory
 
@@ -80,9 +81,7 @@ def test_a_customer_sees_only_their_own_proxies(client, alice, customer_b):
 
 def test_the_portal_shows_how_to_connect(client, alice):
     resource = ResourceFactory(customer=alice.customer, label="alicetok")
-    shop = ResourceFactory(
-        customer=alice.customer, kind=ResourceKind.SHOP_SUBSCRIPTION, label="NL private", upstream=SHOP_UPSTREAM
-    )
+    shop = ResourceFactory(customer=alice.customer, kind=SHOP_SUBSCRIPTION, label="NL private", upstream=SHOP_UPSTREAM)
     client.force_login(alice)
     page = client.get(f"/portal/proxies/{resource.pk}/").content.decode()
     assert "alicetok" in page and "bkXBberMQ7" in page and "us-s, gb-r" in page
@@ -92,7 +91,7 @@ def test_the_portal_shows_how_to_connect(client, alice):
 
 
 def test_phone_connections_stay_with_staff(client, alice):
-    connection = ResourceFactory(customer=alice.customer, kind=ResourceKind.IPROXY_CONNECTION, upstream={})
+    connection = ResourceFactory(customer=alice.customer, kind=IPROXY_CONNECTION, upstream={})
     client.force_login(alice)
     assert client.get(f"/portal/proxies/{connection.pk}/").status_code == 404
 

@@ -8,11 +8,14 @@ import secrets
 import pytest
 from django.core.cache import cache
 
-from inventory.models import Resource, ResourceKind, ResourceStatus, SyncRun
+from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
+from integrations.proxyshop import client as proxyshop
+from integrations.proxyshop.kinds import SHOP_SUBSCRIPTION
+from integrations.unknownproxies.kinds import ISP_TOKEN, RESI_TOKEN
+from inventory.models import Resource, ResourceStatus, SyncRun
 from inventory.sync import lock_key, sync_account
 from ops.models import AuditEvent
-from providers import errors
-from providers.clients import proxyshop
+from providers.http import errors
 from providers.models import ProviderAccount
 from tests.factories import ProviderAccountFactory
 
@@ -63,7 +66,7 @@ def test_it_mirrors_residential_tokens(sandbox, up_account):
     run = sync_account(account=up_account)
 
     assert run.outcome == SyncRun.Outcome.OK
-    tokens = mirrored(up_account, ResourceKind.RESI_TOKEN)
+    tokens = mirrored(up_account, RESI_TOKEN)
     assert set(tokens) == {"resiActive01", "resiPools001", "resiAlmost01", "resiExpTime1", "resiExpData1"}
     active = tokens["resiActive01"]
     assert active.label == "demoAct1"
@@ -87,7 +90,7 @@ def test_it_mirrors_residential_tokens(sandbox, up_account):
 def test_it_mirrors_isp_tokens(sandbox, up_account):
     sync_account(account=up_account)
 
-    tokens = mirrored(up_account, ResourceKind.ISP_TOKEN)
+    tokens = mirrored(up_account, ISP_TOKEN)
     assert set(tokens) == {"ispActive001", "ispIpAuth001", "ispProcess01", "ispExpTime01"}
     assert tokens["ispActive001"].label == "US TICK ×2"  # noqa: RUF001
     assert tokens["ispActive001"].status == ResourceStatus.ACTIVE
@@ -116,7 +119,7 @@ def test_it_mirrors_shop_subscriptions(sandbox, shop_account):
     run = sync_account(account=shop_account)
 
     assert run.outcome == SyncRun.Outcome.OK
-    subscriptions = mirrored(shop_account, ResourceKind.SHOP_SUBSCRIPTION)
+    subscriptions = mirrored(shop_account, SHOP_SUBSCRIPTION)
     assert set(subscriptions) == {"subnlrotating", "subdestatic", "subnlexpiring", "subnlexpired"}
     rotating = subscriptions["subnlrotating"]
     assert rotating.status == ResourceStatus.ACTIVE
@@ -138,7 +141,7 @@ def test_it_mirrors_iproxy_connections(sandbox, iproxy_account):
     run = sync_account(account=iproxy_account)
 
     assert run.outcome == SyncRun.Outcome.OK
-    connections = by_label(iproxy_account, ResourceKind.IPROXY_CONNECTION)
+    connections = by_label(iproxy_account, IPROXY_CONNECTION)
     assert set(connections) == {
         "online with plan",
         "offline with plan",
@@ -159,10 +162,10 @@ def test_it_mirrors_iproxy_connections(sandbox, iproxy_account):
 def test_it_mirrors_iproxy_proxy_accesses_under_their_connection(sandbox, iproxy_account):
     sync_account(account=iproxy_account)
 
-    connections = by_label(iproxy_account, ResourceKind.IPROXY_CONNECTION)
+    connections = by_label(iproxy_account, IPROXY_CONNECTION)
     accesses = {
         access.upstream["description"]: access
-        for access in Resource.objects.filter(account=iproxy_account, kind=ResourceKind.IPROXY_ACCESS)
+        for access in Resource.objects.filter(account=iproxy_account, kind=IPROXY_ACCESS)
     }
     assert set(accesses) == {"main http proxy", "office socks5", "backup http proxy", "flaky socks5"}
     main = accesses["main http proxy"]
@@ -248,7 +251,7 @@ def test_it_marks_vanished_iproxy_resources(sandbox, iproxy_account):
 
 def test_it_only_vanishes_resources_of_its_own_account(sandbox, up_account):
     other = unique_account("unknownproxies")
-    stray = Resource.objects.create(account=up_account, kind=ResourceKind.RESI_TOKEN, upstream_id="notUpstream1")
+    stray = Resource.objects.create(account=up_account, kind=RESI_TOKEN, upstream_id="notUpstream1")
 
     sync_account(account=other)
     stray.refresh_from_db()
@@ -293,7 +296,7 @@ def test_iproxy_status_follows_the_sandbox_clock(sandbox, iproxy_account):
 
     sync_account(account=iproxy_account)
 
-    connection = by_label(iproxy_account, ResourceKind.IPROXY_CONNECTION)["offline with plan"]
+    connection = by_label(iproxy_account, IPROXY_CONNECTION)["offline with plan"]
     assert connection.status == ResourceStatus.EXPIRED
     assert connection.expires_at is None
     assert {child.status for child in connection.children.all()} == {ResourceStatus.EXPIRED}
@@ -313,7 +316,7 @@ def test_status_follows_usage(sandbox, up_account):
 
 def test_status_follows_the_connection_status(sandbox, iproxy_account):
     sync_account(account=iproxy_account)
-    online = by_label(iproxy_account, ResourceKind.IPROXY_CONNECTION)["online with plan"]
+    online = by_label(iproxy_account, IPROXY_CONNECTION)["online with plan"]
 
     sandbox.control("connection-status", {"connection_id": online.upstream_id, "online_status": "nodata"})
     sync_account(account=iproxy_account)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.demo import demo_inventory_prepare
 from config.celery import app
+from demo.inventory import demo_inventory_prepare
 from inventory.models import Resource, SyncRun
 from tests.factories import CustomerFactory, ProviderAccountFactory
 

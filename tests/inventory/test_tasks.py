@@ -9,7 +9,7 @@ from celery.signals import task_retry
 from config.celery import app
 from inventory.models import Resource, SyncRun
 from inventory.tasks import MAX_RETRIES, backoff_seconds, sync_account, sync_all_accounts
-from providers import errors
+from providers.http import errors
 from tests.inventory.test_sync import unique_account
 
 

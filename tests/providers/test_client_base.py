@@ -11,10 +11,10 @@ import time
 import pytest
 import responses
 
-from providers import errors
-from providers.clients.base import BaseClient, parse_retry_after
-from providers.clients.unknownproxies import Client
-from providers.rules.unknownproxies import GB
+from integrations.unknownproxies.client import Client
+from integrations.unknownproxies.rules import GB
+from providers.http import errors
+from providers.http.base import BaseClient, parse_retry_after
 
 PASSWORD = "sandbox-pass"
 ENCODED = base64.b64encode(f"sandbox:{PASSWORD}".encode()).decode()

@@ -11,9 +11,9 @@ import zoneinfo
 
 import pytest
 
-from providers import errors
-from providers.clients.iproxy import CLEAR, Client
-from providers.rules import iproxy as rules
+from integrations.iproxy import rules
+from integrations.iproxy.client import CLEAR, Client
+from providers.http import errors
 from tests.providers.test_iproxy_rules import EDGE_IDS, SETTINGS_EDGES
 
 ONLINE = "online with plan"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from providers.clients.iproxy import Client
+from integrations.iproxy.client import Client
 
 
 def test_it_works_over_real_http(live_sandbox, caplog):

@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from providers import errors
-from providers.clients import iproxy
-from providers.clients.parsing import Reader
+from integrations.iproxy import client as iproxy
+from providers.http import errors
+from providers.http.parsing import Reader
 
 
 def read(cls, text_or_data):

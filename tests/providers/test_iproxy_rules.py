@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from providers.rules import iproxy as rules
+from integrations.iproxy import rules
 from tests.providers.test_iproxy_parsing import SETTINGS
 
 # (setting, a value at the documented edge, a value one step past it); shared by the client and twin tests.

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import requests
 
-from providers.rules import iproxy as rules
+from integrations.iproxy import rules
 from providers.sandbox import SandboxApp
 from tests.providers.test_iproxy_rules import EDGE_IDS, SETTINGS_EDGES
 

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from ops.models import AuditEvent
-from providers import crypto, services
-from providers.errors import AuthenticationError, UnknownOutcomeError
+from providers import crypto, registry, services
+from providers.http.errors import AuthenticationError, UnknownOutcomeError
 from providers.models import ProviderAccount
 from tests.factories import ProviderAccountFactory
 
@@ -71,13 +71,13 @@ def test_a_failed_check_is_recorded_on_the_account(db, sandbox):
 
 def test_rotating_the_iproxy_key_stores_the_new_key_in_the_same_step(db, sandbox, owner):
     account = ProviderAccountFactory(kind="iproxy")
-    services.iproxy_api_key_rotate(account=account, actor=owner)
+    services.provider_api_key_rotate(account=account, actor=owner)
     account.refresh_from_db()
     assert account.secret != "sandbox-key"
     assert services.provider_account_check(account=account).ok
     stale = ProviderAccountFactory(kind="iproxy", secret="sandbox-key")
     with pytest.raises(AuthenticationError):
-        services.client_for_account(stale).me()
+        registry.client_for_account(stale).me()
     event = AuditEvent.objects.get(action="provider_account.api_key_rotate")
     assert account.secret not in str(event.data)
 
@@ -86,7 +86,7 @@ def test_a_lost_answer_while_rotating_keeps_a_note_for_the_owner(db, sandbox, ow
     account = ProviderAccountFactory(kind="iproxy")
     sandbox.control("faults", {"rules": [{"provider": "iproxy", "match": "POST /me/api-key", "kind": "lost_response"}]})
     with pytest.raises(UnknownOutcomeError):
-        services.iproxy_api_key_rotate(account=account, actor=owner)
+        services.provider_api_key_rotate(account=account, actor=owner)
     account.refresh_from_db()
     assert "create a key in the iProxy console" in account.last_error
     assert AuditEvent.objects.filter(action="provider_account.api_key_rotate_unknown").exists()

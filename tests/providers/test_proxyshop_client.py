@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from providers import errors
-from providers.clients import proxyshop
-from providers.clients.proxyshop import Client
+from integrations.proxyshop import client as proxyshop
+from integrations.proxyshop.client import Client
+from providers.http import errors
 
 API = "/shop/api/proxy"
 

@@ -7,8 +7,8 @@ import logging
 import pytest
 import requests
 
-from providers import errors
-from providers.clients.proxyshop import Client
+from integrations.proxyshop.client import Client
+from providers.http import errors
 
 
 @pytest.fixture

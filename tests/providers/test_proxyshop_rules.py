@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from providers.rules import proxyshop as rules
-from providers.rules.common import RuleViolation
+from integrations.proxyshop import rules
+from providers.http.rules import RuleViolation
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 MONTH = dt.timedelta(days=30)

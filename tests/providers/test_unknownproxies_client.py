@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 import responses
 
-from providers import errors
-from providers.clients.unknownproxies import Client, IspToken, Pool, ResiToken
-from providers.rules.unknownproxies import GB
+from integrations.unknownproxies.client import Client, IspToken, Pool, ResiToken
+from integrations.unknownproxies.rules import GB
+from providers.http import errors
 
 # The documents' own response examples, copied verbatim.
 ISP_MODIFY_EXAMPLE = {  # 000, PATCH /isp/token

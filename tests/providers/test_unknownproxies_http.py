@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from providers import errors
-from providers.clients.unknownproxies import Client
-from providers.rules.unknownproxies import GB
+from integrations.unknownproxies.client import Client
+from integrations.unknownproxies.rules import GB
+from providers.http import errors
 
 
 @pytest.fixture

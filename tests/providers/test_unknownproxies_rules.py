@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from providers.rules import unknownproxies as rules
-from providers.rules.common import RuleViolation
+from integrations.unknownproxies import rules
+from providers.http.rules import RuleViolation
 
 GB = rules.GB
 ASCII_ALNUM = string.ascii_letters + string.digits

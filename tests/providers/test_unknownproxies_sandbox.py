@@ -9,9 +9,9 @@ import time
 import pytest
 import requests
 
-from providers import errors
-from providers.clients.unknownproxies import Client
-from providers.rules.unknownproxies import GB
+from integrations.unknownproxies.client import Client
+from integrations.unknownproxies.rules import GB
+from providers.http import errors
 from providers.sandbox import SandboxApp
 from providers.sandbox.core import Clock
 

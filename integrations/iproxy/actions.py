@@ -1,0 +1,515 @@
+"""iProxy actions: staff run our phones end to end, customers serve themselves on their own proxy access.
+
+Each action makes one upstream change through the account's client, refreshes the local mirror from the
+typed answer with the sync's own mapping (`iproxy_connection_row`, `iproxy_access_row`), then writes an
+audit row without secrets. When the upstream's answer is lost the audit says so and the error is raised
+again: the next sync shows the truth. Action link URLs are credentials: they are read from the upstream
+when needed, used once and never stored, logged, audited or shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import string
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from integrations.iproxy import client as iproxy
+from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
+from integrations.iproxy.mirror import iproxy_access_row, iproxy_connection_row
+from inventory.mirror import Row, mirror_row
+from inventory.models import Resource, ResourceStatus
+from ops import audit
+from providers.http import errors
+from providers.models import ProviderAccount
+from providers.registry import client_for_account
+
+logger = logging.getLogger(__name__)
+
+# iProxy sells 30-day plans; a prolongation is a multiple of them (the upstream refuses anything else too).
+PLAN_DAYS = 30
+# A customer may change their phone's IP this often (per proxy access).
+CHANGE_IP_INTERVAL_SECONDS = 120
+STATS_CACHE_SECONDS = 60
+TRAFFIC_DAYS = 30
+PASSWORD_LENGTH = 12
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+# The comment on the action links this dashboard creates and executes itself (never handed to anyone).
+LINK_COMMENT = "reseller dashboard (server-side)"
+VIA_COMMAND, VIA_LINK = "command", "link"
+UNKNOWN_NOTE = "outcome unknown, next sync shows the truth"
+STALE_NOTE = "the change was made; the mirror catches up at the next sync"
+
+
+class ChangeIpTooSoon(Exception):
+    """The customer changed this proxy's IP less than CHANGE_IP_INTERVAL_SECONDS ago."""
+
+    def __init__(self, wait_seconds: int) -> None:
+        self.wait_seconds = wait_seconds
+        super().__init__(
+            f"The IP of this proxy was changed moments ago. You can change it again in {wait_seconds} seconds."
+        )
+
+
+class NotOnAPhone(Exception):
+    """The proxy access is not linked to its phone in the mirror yet (the next sync links it)."""
+
+
+# Helpers ---------------------------------------------------------------------------------------
+
+
+def _client(account: ProviderAccount) -> iproxy.Client:
+    client = client_for_account(account)
+    assert isinstance(client, iproxy.Client)
+    return client
+
+
+@contextmanager
+def _unknown_outcome(*, action: str, actor: User | None, target: Any, customer=None, data: Mapping) -> Iterator[None]:
+    """Record a lost answer before it propagates: the change may or may not have happened upstream."""
+    try:
+        yield
+    except errors.UnknownOutcomeError:
+        audit.record(
+            action=f"{action}_unknown",
+            actor=actor,
+            target=target,
+            customer=customer,
+            data={**data, "outcome": UNKNOWN_NOTE},
+        )
+        raise
+
+
+def _refresh_connection(client: iproxy.Client, account: ProviderAccount, connection_id: str) -> Resource:
+    """Read one phone, its online status and its proxy accesses, and mirror them (three GETs)."""
+    now = timezone.now()
+    connection = client.get_connection(connection_id)
+    online = next((s for s in client.connection_statuses() if s.connection_id == connection_id), None)
+    accesses = client.list_proxy_accesses(connection_id)
+    row = iproxy_connection_row(connection, online, now)
+    with transaction.atomic():
+        resource = mirror_row(account, row, parent=None, now=now)
+        for access in accesses:
+            mirror_row(account, iproxy_access_row(access, row.status, now), parent=resource, now=now)
+        Resource.objects.filter(account=account, kind=IPROXY_ACCESS, parent=resource, vanished_at__isnull=True).exclude(
+            upstream_id__in=[access.id for access in accesses]
+        ).update(status=ResourceStatus.VANISHED, vanished_at=now)
+    return resource
+
+
+def _try_refresh(client: iproxy.Client, connection: Resource) -> tuple[Resource, bool]:
+    """Refresh after a change that already happened: a failed read must not hide that success."""
+    try:
+        return _refresh_connection(client, connection.account, connection.upstream_id), True
+    except errors.ProviderError as exc:
+        logger.warning("iproxy mirror refresh of %s failed: %s", connection.upstream_id, exc)
+        return connection, False
+
+
+def _mirror_access(access: iproxy.ProxyAccess, connection: Resource) -> Resource:
+    now = timezone.now()
+    return mirror_row(connection.account, iproxy_access_row(access, connection.status, now), parent=connection, now=now)
+
+
+def _server_side_link(client: iproxy.Client, connection_id: str, action: str) -> iproxy.ActionLink:
+    """Our own action link for this phone and action, created the first time it is needed."""
+    links = client.list_action_links(connection_id, action=action)
+    for link in links:
+        if link.comment == LINK_COMMENT:
+            return link
+    created = client.create_action_link(connection_id, action=action, comment=LINK_COMMENT)
+    for link in client.list_action_links(connection_id, action=action):
+        if link.id == created.id:
+            return link
+    raise errors.MalformedResponseError(
+        "the new action link is missing from the list", provider=iproxy.PROVIDER, operation="list action links"
+    )
+
+
+def _send(client: iproxy.Client, connection_id: str, action: str, via: str) -> None:
+    if via == VIA_LINK:
+        client.execute_action_link(_server_side_link(client, connection_id, action))
+    elif via == VIA_COMMAND:
+        client.push_command(connection_id, action)
+    else:
+        raise ValueError(f"via must be {VIA_COMMAND!r} or {VIA_LINK!r}")
+
+
+def _when(value: dt.datetime | Any | None) -> str | None:
+    if value is iproxy.CLEAR:
+        return "cleared"
+    return value.isoformat() if isinstance(value, dt.datetime) else None
+
+
+def _check_kind(resource: Resource, kind: str) -> None:
+    if resource.kind != kind or resource.account.kind != "iproxy":
+        raise ValueError(f"expected an {kind} resource, got {resource.kind}")
+
+
+def new_password() -> str:
+    """A random 12-character password of letters and digits (what iProxy itself generates)."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+# Staff: connections (our phones) ---------------------------------------------------------------------
+
+
+def connection_create(
+    *,
+    account: ProviderAccount,
+    name: str,
+    actor: User | None,
+    country: str | None = None,
+    city: str | None = None,
+    server_id: str | None = None,
+    description: str | None = None,
+    prolongation_enabled: bool | None = None,
+) -> Resource:
+    """Create a phone connection (country + city, or a server id) and mirror it, with no plan yet."""
+    data = {"name": name, "country": country, "city": city, "server_id": server_id}
+    action = "iproxy.connection.create"
+    client = _client(account)
+    with _unknown_outcome(action=action, actor=actor, target=account, data=data):
+        created = client.create_connection(
+            name=name,
+            description=description,
+            prolongation_enabled=prolongation_enabled,
+            country=country,
+            city=city,
+            server_id=server_id,
+        )
+    try:
+        resource = _refresh_connection(client, account, created.id)
+        refreshed = True
+    except errors.ProviderError as exc:
+        logger.warning("iproxy mirror refresh of new connection %s failed: %s", created.id, exc)
+        # A placeholder until the sync: a connection starts without a plan, which the sync maps to expired.
+        resource = mirror_row(
+            account,
+            Row(
+                kind=IPROXY_CONNECTION,
+                upstream_id=created.id,
+                label=name,
+                status=ResourceStatus.EXPIRED,
+                expires_at=None,
+                upstream=created.raw,
+            ),
+            parent=None,
+            now=timezone.now(),
+        )
+        refreshed = False
+    audit.record(
+        action=action,
+        actor=actor,
+        target=resource,
+        data={**data, "connection": created.id, "server": created.server_id, "mirror_refreshed": refreshed},
+    )
+    return resource
+
+
+def connection_settings_update(*, connection: Resource, changes: Mapping[str, Any], actor: User | None) -> Resource:
+    """Send only the settings that differ from the mirrored ones; returns the refreshed connection.
+
+    The client checks each value against the documented ranges before anything is sent.
+    """
+    _check_kind(connection, IPROXY_CONNECTION)
+    current = (connection.upstream or {}).get("settings", {})
+    changed = {key: value for key, value in changes.items() if _normal(current.get(key)) != _normal(value)}
+    if not changed:
+        return connection
+    # macros_url may carry a token of the customer's automation: say it changed, not what to.
+    data = {
+        "connection": connection.upstream_id,
+        "changes": {key: "[changed]" if key == "macros_url" else value for key, value in changed.items()},
+    }
+    action = "iproxy.connection.settings_update"
+    client = _client(connection.account)
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        client.update_connection_settings(connection.upstream_id, **changed)
+    resource, refreshed = _try_refresh(client, connection)
+    audit.record(action=action, actor=actor, target=resource, data={**data, "mirror_refreshed": refreshed})
+    return resource
+
+
+def _normal(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def connection_prolongate(
+    *, connection: Resource, days: int, actor: User | None, coupon_code: str | None = None
+) -> Resource:
+    """Pay for `days` more of the phone's plan (a multiple of PLAN_DAYS) from our iProxy balance."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    client = _client(connection.account)
+    # The upstream wants the plan exactly as it stands now, so it is read fresh rather than from the mirror.
+    plan = client.get_connection(connection.upstream_id).active_plan
+    if plan is None:
+        raise errors.ConflictError(
+            "this connection has no active plan to prolongate", provider=iproxy.PROVIDER, operation="prolongate plan"
+        )
+    data = {"connection": connection.upstream_id, "days": days, "plan": plan.id, "coupon": bool(coupon_code)}
+    action = "iproxy.connection.prolongate"
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        change = client.prolongate_plan(
+            connection.upstream_id, active_plan=plan, days=days, plan_days=PLAN_DAYS, coupon_code=coupon_code
+        )
+    resource, refreshed = _try_refresh(client, connection)
+    audit.record(
+        action=action,
+        actor=actor,
+        target=resource,
+        data={
+            **data,
+            "expires_at": change.active_plan.expires_at.isoformat(),
+            "coupon_applied": change.is_coupon_applied,
+            "mirror_refreshed": refreshed,
+        },
+    )
+    return resource
+
+
+def connection_reboot(*, connection: Resource, actor: User | None, via: str = VIA_COMMAND) -> Resource:
+    """Reboot the phone by command push, or through our server-side action link (`via="link"`)."""
+    return _connection_command(connection=connection, actor=actor, command="reboot", via=via)
+
+
+def connection_change_ip(*, connection: Resource, actor: User | None, via: str = VIA_COMMAND) -> Resource:
+    """Give the phone a new external IP by command push, or through our server-side action link."""
+    return _connection_command(connection=connection, actor=actor, command="changeip", via=via)
+
+
+def _connection_command(
+    *, connection: Resource, actor: User | None, command: str, via: str, customer=None, access: Resource | None = None
+) -> Resource:
+    _check_kind(connection, IPROXY_CONNECTION)
+    action = f"iproxy.connection.{'reboot' if command == 'reboot' else 'change_ip'}"
+    data: dict[str, Any] = {"connection": connection.upstream_id, "via": via}
+    target: Resource = connection
+    if access is not None:
+        action, target = "iproxy.access.change_ip", access
+        data["access"] = access.upstream_id
+    client = _client(connection.account)
+    with _unknown_outcome(action=action, actor=actor, target=target, customer=customer, data=data):
+        _send(client, connection.upstream_id, command, via)
+    cache.delete(stats_key(connection))
+    resource, refreshed = _try_refresh(client, connection)
+    audit.record(
+        action=action, actor=actor, target=target, customer=customer, data={**data, "mirror_refreshed": refreshed}
+    )
+    return resource
+
+
+# Staff: proxy accesses (what customers buy) ---------------------------------------------------------
+
+
+def access_create(
+    *,
+    connection: Resource,
+    actor: User | None,
+    listen_service: str,
+    auth_type: str,
+    login: str | None = None,
+    password: str | None = None,
+    description: str | None = None,
+    acl_inbound_ips: list[str] | None = None,
+    expires_at: dt.datetime | None = None,
+) -> Resource:
+    """Open a proxy access (port) on a phone; it becomes an unassigned iproxy_access Resource (in stock).
+
+    Without a login and password the upstream generates them; a noauth access needs allowed IPs.
+    """
+    _check_kind(connection, IPROXY_CONNECTION)
+    ips = list(acl_inbound_ips or [])
+    data = {
+        "connection": connection.upstream_id,
+        "listen_service": listen_service,
+        "auth_type": auth_type,
+        "auth": "given" if login else ("generated" if auth_type == "userpass" else "none"),
+        "acl_inbound_ips": ips,
+        "expires_at": _when(expires_at),
+    }
+    action = "iproxy.access.create"
+    client = _client(connection.account)
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        access = client.create_proxy_access(
+            connection.upstream_id,
+            listen_service=listen_service,
+            auth_type=auth_type,
+            login=login or None,
+            password=password or None,
+            description=description or None,
+            acl_inbound_policy=iproxy_acl_policy(ips),
+            acl_inbound_ips=ips or None,
+            expires_at=expires_at,
+        )
+    resource = _mirror_access(access, connection)
+    audit.record(action=action, actor=actor, target=resource, data={**data, "access": access.id})
+    return resource
+
+
+def iproxy_acl_policy(ips: list[str]) -> str | None:
+    """The only documented inbound policy applies whenever IPs are listed."""
+    return "deny_except" if ips else None
+
+
+def access_update(
+    *,
+    access: Resource,
+    actor: User | None,
+    expires_at: dt.datetime | Any | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    acl_inbound_ips: list[str] | None = None,
+    description: str | None = None,
+    customer_action: bool = False,
+) -> Resource:
+    """Change a proxy access: None leaves a field alone; `expires_at=iproxy.CLEAR` removes the expiry,
+    `acl_inbound_ips=[]` switches the ACL off, a login and a password replace the credentials."""
+    _check_kind(access, IPROXY_ACCESS)
+    connection = _parent(access)
+    data: dict[str, Any] = {"connection": connection.upstream_id, "access": access.upstream_id}
+    if expires_at is not None:
+        data["expires_at"] = _when(expires_at)
+    if login is not None or password is not None:
+        data["auth"] = "replaced"
+    if acl_inbound_ips is not None:
+        data["acl_inbound_ips"] = list(acl_inbound_ips)
+    if description is not None:
+        data["description"] = description
+    action = "iproxy.access.new_credentials" if customer_action else "iproxy.access.update"
+    client = _client(access.account)
+    with _unknown_outcome(action=action, actor=actor, target=access, customer=access.customer, data=data):
+        answer = client.update_proxy_access(
+            connection.upstream_id,
+            access.upstream_id,
+            login=login,
+            password=password,
+            description=description,
+            acl_inbound_ips=acl_inbound_ips,
+            expires_at=expires_at,
+        )
+    resource = _mirror_access(answer, connection)
+    audit.record(action=action, actor=actor, target=resource, customer=resource.customer, data=data)
+    return resource
+
+
+def access_delete(*, access: Resource, actor: User | None) -> Resource:
+    """Close a proxy access upstream; its Resource is marked gone (kept, so its history stays readable)."""
+    _check_kind(access, IPROXY_ACCESS)
+    connection = _parent(access)
+    data = {"connection": connection.upstream_id, "access": access.upstream_id}
+    action = "iproxy.access.delete"
+    with _unknown_outcome(action=action, actor=actor, target=access, customer=access.customer, data=data):
+        _client(access.account).delete_proxy_access(connection.upstream_id, access.upstream_id)
+    now = timezone.now()
+    Resource.objects.filter(pk=access.pk).update(status=ResourceStatus.VANISHED, vanished_at=now)
+    access.status, access.vanished_at = ResourceStatus.VANISHED, now
+    audit.record(action=action, actor=actor, target=access, customer=access.customer, data=data)
+    return access
+
+
+def _parent(access: Resource) -> Resource:
+    if access.parent is None:
+        raise NotOnAPhone("This proxy is not linked to its phone yet; try again after the next sync.")
+    return access.parent
+
+
+# Customers: self-service on their own access --------------------------------------------------------
+
+
+def access_new_credentials(*, access: Resource, actor: User | None) -> Resource:
+    """Replace the access's password with a new random one (the login stays); the old one stops working."""
+    login = ((access.upstream or {}).get("auth") or {}).get("login")
+    if not login or access.upstream.get("auth_type") != "userpass":
+        raise errors.InvalidRequestError(
+            "this proxy is reached by IP address, not with a login and password",
+            provider=iproxy.PROVIDER,
+            operation="update proxy access",
+        )
+    return access_update(access=access, actor=actor, login=login, password=new_password(), customer_action=True)
+
+
+def change_ip_key(access: Resource) -> str:
+    return f"iproxy:change-ip:{access.account_id}:{access.upstream_id}"
+
+
+def access_change_ip(*, access: Resource, actor: User | None) -> Resource:
+    """Change the external IP of the access's phone, at most once per CHANGE_IP_INTERVAL_SECONDS.
+
+    It runs through our own server-side action link; the customer never sees the link. A refusal that
+    certainly changed nothing frees the limit again; a lost answer keeps it.
+    """
+    _check_kind(access, IPROXY_ACCESS)
+    connection = _parent(access)
+    key, now = change_ip_key(access), timezone.now().timestamp()
+    if not cache.add(key, now, timeout=CHANGE_IP_INTERVAL_SECONDS):
+        since = cache.get(key, now)
+        raise ChangeIpTooSoon(max(1, int(CHANGE_IP_INTERVAL_SECONDS - (now - since))))
+    try:
+        _connection_command(
+            connection=connection,
+            actor=actor,
+            command="changeip",
+            via=VIA_LINK,
+            customer=access.customer,
+            access=access,
+        )
+    except errors.UnknownOutcomeError:
+        raise
+    except errors.ProviderError:
+        cache.delete(key)
+        raise
+    access.refresh_from_db()
+    return access
+
+
+# Statistics (read-only) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """A phone's recent traffic, uptime and IP history, as fetched at `fetched_at`."""
+
+    fetched_at: dt.datetime
+    traffic: iproxy.DailyTraffic
+    uptime: tuple[iproxy.UptimeEntry, ...]
+    ip_history: tuple[iproxy.IpHistoryEntry, ...]
+
+
+def stats_key(connection: Resource) -> str:
+    return f"iproxy:stats:{connection.account_id}:{connection.upstream_id}"
+
+
+def connection_statistics(*, connection: Resource) -> Statistics:
+    """Traffic by day for the last TRAFFIC_DAYS days, uptime and IP history for the last 24 hours.
+
+    Three upstream reads, kept for STATS_CACHE_SECONDS so a reloaded page does not repeat them.
+    """
+    _check_kind(connection, IPROXY_CONNECTION)
+    key = stats_key(connection)
+    cached = cache.get(key)
+    if isinstance(cached, Statistics):
+        return cached
+    client = _client(connection.account)
+    now = timezone.now()
+    day_ago = now - dt.timedelta(hours=24)
+    stats = Statistics(
+        fetched_at=now,
+        traffic=client.traffic_by_day(
+            connection.upstream_id, start=now - dt.timedelta(days=TRAFFIC_DAYS), end=now, timezone=settings.TIME_ZONE
+        ),
+        uptime=tuple(client.uptime(connection.upstream_id, start=day_ago, end=now)),
+        ip_history=tuple(client.ip_history(connection.upstream_id, start=day_ago, end=now)),
+    )
+    cache.set(key, stats, timeout=STATS_CACHE_SECONDS)
+    return stats

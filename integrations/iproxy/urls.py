@@ -1,0 +1,38 @@
+"""iproxy URL patterns; `config/urls.py` mounts them in the staff inventory and portal namespaces."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from integrations.iproxy import views
+
+staff_urlpatterns = [
+    path("iproxy/<int:account_id>/connections/new/", views.connection_new, name="iproxy-connection-new"),
+    path("iproxy/connections/<int:resource_id>/", views.connection_page, name="iproxy-connection"),
+    path(
+        "iproxy/connections/<int:resource_id>/settings/", views.connection_settings, name="iproxy-connection-settings"
+    ),
+    path(
+        "iproxy/connections/<int:resource_id>/prolongate/",
+        views.connection_prolongate,
+        name="iproxy-connection-prolongate",
+    ),
+    path("iproxy/connections/<int:resource_id>/reboot/", views.connection_reboot, name="iproxy-connection-reboot"),
+    path(
+        "iproxy/connections/<int:resource_id>/change-ip/",
+        views.connection_change_ip,
+        name="iproxy-connection-change-ip",
+    ),
+    path("iproxy/connections/<int:resource_id>/accesses/new/", views.access_create, name="iproxy-access-create"),
+    path("iproxy/accesses/<int:resource_id>/update/", views.access_update, name="iproxy-access-update"),
+    path("iproxy/accesses/<int:resource_id>/delete/", views.access_delete, name="iproxy-access-delete"),
+]
+portal_urlpatterns = [
+    path(
+        "proxies/<int:resource_id>/iproxy/new-credentials/",
+        views.portal_new_credentials,
+        name="iproxy-access-new-credentials",
+    ),
+    path("proxies/<int:resource_id>/iproxy/change-ip/", views.portal_change_ip, name="iproxy-access-change-ip"),
+    path("proxies/<int:resource_id>/iproxy/statistics/", views.portal_statistics, name="iproxy-access-statistics"),
+]

@@ -1,0 +1,109 @@
+"""The proxy shop as the core sees it: subscriptions to mobile/private proxies, sold as plans."""
+
+from __future__ import annotations
+
+from integrations.proxyshop import client as proxyshop
+from integrations.proxyshop import fulfilment, mirror, rules
+from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN, SHOP_SUBSCRIPTION
+from inventory.models import ResourceStatus
+from inventory.presenters import dig
+from providers import registry
+from providers.registry import CheckResult, Credential, ProductKind, ResourceKind
+
+PROTOCOL_LABELS = {"http": "HTTP", "socks5": "SOCKS5", "vless": "VLESS", "shadowsocks": "Shadowsocks"}
+
+
+class ProxyShop(registry.Integration):
+    kind = PROXY_SHOP
+    label = "Proxy shop"
+    default_base_url = ""  # white-label: every shop has its own domain
+    resource_kinds = (ResourceKind(SHOP_SUBSCRIPTION, "Proxy shop subscription"),)
+    product_kinds = (ProductKind(SHOP_PLAN, "Proxy shop plan", resource_kind=SHOP_SUBSCRIPTION),)
+    # The rotate link works without the API key: it is ours, never shown.
+    hidden_upstream_keys = frozenset({"rotatePath", "link"})
+    sandbox_path = "/shop"
+    staff_panel_template = "proxyshop/staff_panel.html"
+    portal_panel_template = "proxyshop/portal_panel.html"
+
+    def client(self, account, **options) -> proxyshop.Client:
+        return proxyshop.Client(account.base_url, account.secret, **options)
+
+    def check(self, client: proxyshop.Client) -> CheckResult:
+        return CheckResult(f"Connected: {len(client.plans())} plans on sale.")
+
+    def read(self, client, now):
+        return mirror.read_rows(client, now)
+
+    def credentials(self, resource) -> list[Credential]:
+        data = resource.upstream or {}
+        rows = [
+            Credential("Network", dig(data, "networkLabel")),
+            Credential("Username", dig(data, "credentials", "username")),
+            Credential("Password", dig(data, "credentials", "password"), secret=True),
+        ]
+        for name, label in PROTOCOL_LABELS.items():
+            url = dig(data, "protocols", name)
+            if url:
+                rows.append(Credential(label, url, secret=True))
+        return rows
+
+    def proxy_lines(self, resource) -> list[str]:
+        url = dig(resource.upstream or {}, "protocols", "http")
+        return [url] if url else []
+
+    def staff_urlpatterns(self) -> list:
+        from integrations.proxyshop import urls
+
+        return urls.staff_urlpatterns
+
+    def portal_urlpatterns(self) -> list:
+        from integrations.proxyshop import urls
+
+        return urls.portal_urlpatterns
+
+    def product_parameters(self, product_kind, data):
+        plan_id = data.get("plan_id") or ""
+        violations = rules.id_violations("plan_id", plan_id)
+        messages = "; ".join(f"Plan id {violation.message}." for violation in violations)
+        return {"plan_id": plan_id}, ({"plan_id": messages} if messages else {})
+
+    def product_summary(self, product) -> str:
+        return f"proxy shop plan {product.plan_id}"
+
+    def renewable(self, resource, now) -> str:
+        if resource.status == ResourceStatus.EXPIRED or (resource.expires_at and resource.expires_at <= now):
+            # The shop refuses (409) any action on an expired subscription.
+            return "This proxy has expired and the provider cannot renew it: please buy a new one."
+        return ""
+
+    def prepare(self, order):
+        return fulfilment.prepare(order)
+
+    def submit(self, order):
+        return fulfilment.submit(order)
+
+    def find(self, order):
+        return fulfilment.find(order)
+
+    def simulator(self):
+        from integrations.proxyshop.sandbox import ProxyShopSim
+
+        return ProxyShopSim
+
+    def demo_accounts(self) -> list[dict]:
+        return [{"name": "Sandbox proxy shop", "secret": "rk_sandbox"}]
+
+    def demo_products(self) -> list[dict]:
+        return [
+            {
+                "name": "Amsterdam mobile proxy, 30 days",
+                "kind": SHOP_PLAN,
+                "parameters": {"plan_id": "nlams30private"},
+                "price_cents": 1900,
+                "renewal_price_cents": 1900,
+                "description": "A private mobile proxy on a Dutch network, with IP rotation.",
+            }
+        ]
+
+    def demo_assignments(self) -> dict[str, list[str]]:
+        return {"alice@example.com": ["subnlrotating"], "bob@example.com": ["subnlexpiring"]}

@@ -1,0 +1,169 @@
+"""Staff and portal actions on proxyshop resources (views stay thin: form -> service -> message).
+
+Staff and customers get the same four actions on a subscription: new credentials, rotation policy,
+rotate now and switch network. Rotating goes through us: the shop's rotate link is never shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.access import customer_required, staff_required
+from integrations.proxyshop import actions as services
+from integrations.proxyshop.forms import RotationPolicyForm, SwitchNetworkForm
+from integrations.proxyshop.kinds import SHOP_SUBSCRIPTION
+from inventory import selectors
+from inventory.action_messages import perform
+from inventory.models import Resource
+from providers.http import errors
+
+UNKNOWN_OUTCOME = (
+    "We could not confirm the change with the proxy shop: it may or may not have been applied. "
+    "The next sync will show the truth; check this page again in a few minutes before trying again."
+)
+
+
+def _get_resource_for_staff(resource_id: int, kind: str = SHOP_SUBSCRIPTION) -> Resource:
+    return get_object_or_404(Resource.objects.select_related("account", "customer"), pk=resource_id, kind=kind)
+
+
+def _get_resource_for_customer(request, resource_id: int, kind: str = SHOP_SUBSCRIPTION) -> Resource:
+    """Only the customer's own subscriptions exist for them: anything else is a 404."""
+    return get_object_or_404(
+        selectors.resources_for_customer(customer=request.user.customer), pk=resource_id, kind=kind
+    )
+
+
+def _perform(request, call: Callable[[], Any], success: Callable[[Resource], str]) -> bool:
+    return perform(request, call, success, unknown_outcome=UNKNOWN_OUTCOME)
+
+
+# The flows, shared by staff and portal: `area` is "staff" or "portal" ---------------------------------
+
+
+def _back(area: str, resource: Resource) -> str:
+    name = "inventory:resource-detail" if area == "staff" else "portal:proxy-detail"
+    return reverse(name, args=[resource.pk])
+
+
+def _form_page(request, area: str, resource: Resource, form, title: str, submit: str):
+    context = {"resource": resource, "form": form, "title": title, "submit": submit, "back_url": _back(area, resource)}
+    return render(request, f"{area}/actions/form.html", context)
+
+
+def _change_credentials(request, area: str, resource: Resource):
+    _perform(
+        request,
+        lambda: services.subscription_change_credentials(resource=resource, actor=request.user),
+        lambda _: "New credentials issued: the old password no longer works.",
+    )
+    return redirect(_back(area, resource))
+
+
+def _set_rotation(request, area: str, resource: Resource):
+    if request.method == "GET":
+        form = RotationPolicyForm(initial={"rotation_policy": resource.upstream.get("rotationPolicy") or 0})
+    else:
+        form = RotationPolicyForm(request.POST)
+        if form.is_valid():
+            minutes = form.cleaned_data["rotation_policy"]
+            _perform(
+                request,
+                lambda: services.subscription_set_rotation(resource=resource, actor=request.user, minutes=minutes),
+                lambda _: f"The IP now rotates every {minutes} minutes." if minutes else "Auto-rotation is off.",
+            )
+            return redirect(_back(area, resource))
+    return _form_page(request, area, resource, form, "Auto-rotation", "Save")
+
+
+def _rotate_now(request, area: str, resource: Resource):
+    _perform(
+        request,
+        lambda: services.subscription_rotate_now(resource=resource, actor=request.user),
+        _rotated,
+    )
+    return redirect(_back(area, resource))
+
+
+def _rotated(resource: Resource) -> str:
+    ip = resource.upstream.get("currentIp")
+    return f"The IP was changed: now {ip}." if ip else "The IP was changed."
+
+
+def _switch_network(request, area: str, resource: Resource):
+    try:
+        networks = services.subscription_available_networks(resource=resource)
+    except errors.ProviderError as exc:
+        messages.error(request, f"Could not load the networks: {exc.message}")
+        return redirect(_back(area, resource))
+    choices = [(network.id, f"{network.network_label} ({network.country})") for network in networks]
+    form = SwitchNetworkForm(request.POST if request.method == "POST" else None, networks=choices)
+    if request.method == "POST" and form.is_valid():
+        target = form.cleaned_data["target_network"]
+        _perform(
+            request,
+            lambda: services.subscription_switch_network(resource=resource, actor=request.user, target_network=target),
+            lambda done: f"Switched to {done.upstream.get('networkLabel', target)}; the IP has changed.",
+        )
+        return redirect(_back(area, resource))
+    return _form_page(request, area, resource, form, "Switch network", "Switch")
+
+
+# Staff ------------------------------------------------------------------------------------------------
+
+
+@staff_required
+@require_POST
+def staff_change_credentials(request, resource_id: int):
+    return _change_credentials(request, "staff", _get_resource_for_staff(resource_id))
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def staff_set_rotation(request, resource_id: int):
+    return _set_rotation(request, "staff", _get_resource_for_staff(resource_id))
+
+
+@staff_required
+@require_POST
+def staff_rotate_now(request, resource_id: int):
+    return _rotate_now(request, "staff", _get_resource_for_staff(resource_id))
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def staff_switch_network(request, resource_id: int):
+    return _switch_network(request, "staff", _get_resource_for_staff(resource_id))
+
+
+# Portal -----------------------------------------------------------------------------------------------
+
+
+@customer_required
+@require_POST
+def portal_change_credentials(request, resource_id: int):
+    return _change_credentials(request, "portal", _get_resource_for_customer(request, resource_id))
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def portal_set_rotation(request, resource_id: int):
+    return _set_rotation(request, "portal", _get_resource_for_customer(request, resource_id))
+
+
+@customer_required
+@require_POST
+def portal_rotate_now(request, resource_id: int):
+    return _rotate_now(request, "portal", _get_resource_for_customer(request, resource_id))
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def portal_switch_network(request, resource_id: int):
+    return _switch_network(request, "portal", _get_resource_for_customer(request, resource_id))

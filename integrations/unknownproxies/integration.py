@@ -1,0 +1,115 @@
+"""Unknown Proxies as the core sees it: residential and ISP tokens, sold as residential GB."""
+
+from __future__ import annotations
+
+from integrations.unknownproxies import client as unknownproxies
+from integrations.unknownproxies import fulfilment, mirror
+from integrations.unknownproxies.kinds import ISP_TOKEN, RESI_GB, RESI_TOKEN, UNKNOWN_PROXIES
+from inventory.presenters import dig
+from providers import registry
+from providers.registry import CheckResult, Credential, ProductKind, ResourceKind
+
+# Residential traffic goes through the provider's gateway; the token's username/password select it.
+RESI_GATEWAY = "resi.unknownproxies.com:8080"
+
+
+class UnknownProxies(registry.Integration):
+    kind = UNKNOWN_PROXIES
+    label = "Unknown Proxies"
+    default_base_url = "https://api.unknownproxies.com/api/v1"
+    uses_username = True
+    resource_kinds = (ResourceKind(RESI_TOKEN, "Residential token"), ResourceKind(ISP_TOKEN, "ISP token"))
+    product_kinds = (ProductKind(RESI_GB, "Residential traffic (Unknown Proxies)", resource_kind=RESI_TOKEN),)
+    sandbox_path = "/unknownproxies/api/v1"
+    staff_panel_template = "unknownproxies/staff_panel.html"
+    portal_panel_template = "unknownproxies/portal_panel.html"
+
+    def client(self, account, **options) -> unknownproxies.Client:
+        return unknownproxies.Client(account.base_url, account.username, account.secret, **options)
+
+    def check(self, client: unknownproxies.Client) -> CheckResult:
+        return CheckResult(f"Connected: {len(client.list_pools())} residential pools.")
+
+    def read(self, client, now):
+        return mirror.read_rows(client, now)
+
+    def credentials(self, resource) -> list[Credential]:
+        data = resource.upstream or {}
+        if resource.kind == RESI_TOKEN:
+            pools = ", ".join(dig(data, "allowedPools", default=[])) or "all pools"
+            return [
+                Credential("Gateway", RESI_GATEWAY),
+                Credential("Username", dig(data, "username")),
+                Credential("Password", dig(data, "password"), secret=True),
+                Credential("Pools", pools),
+            ]
+        rows = [Credential("Protocol", dig(data, "proxyType")), Credential("Authentication", dig(data, "authType"))]
+        if dig(data, "authType") == "ip":
+            rows.append(Credential("Allowed IPs", ", ".join(dig(data, "authenticatedIps", default=[]))))
+        else:
+            rows += [
+                Credential("Username", dig(data, "username")),
+                Credential("Password", dig(data, "password"), secret=True),
+            ]
+        rows.append(Credential("Proxies", "\n".join(dig(data, "proxies", default=[]))))
+        return rows
+
+    def proxy_lines(self, resource) -> list[str]:
+        data = resource.upstream or {}
+        if resource.kind == RESI_TOKEN:
+            return [f"{RESI_GATEWAY}:{dig(data, 'username')}:{dig(data, 'password')}"]
+        auth = "" if dig(data, "authType") == "ip" else f":{dig(data, 'username')}:{dig(data, 'password')}"
+        return [f"{proxy}{auth}" for proxy in dig(data, "proxies", default=[])]
+
+    def staff_urlpatterns(self) -> list:
+        from integrations.unknownproxies import urls
+
+        return urls.staff_urlpatterns
+
+    def portal_urlpatterns(self) -> list:
+        from integrations.unknownproxies import urls
+
+        return urls.portal_urlpatterns
+
+    def product_parameters(self, product_kind, data):
+        errors = {} if data.get("gb") else {"gb": "Residential products need a number of GB."}
+        return {"gb": data.get("gb"), "duration_hours": data.get("duration_hours") or 0}, errors
+
+    def product_summary(self, product) -> str:
+        hours = f", valid {product.duration_hours} h" if product.duration_hours else ", no time limit"
+        return f"{product.gb} GB residential traffic{hours}"
+
+    def prepare(self, order):
+        return fulfilment.prepare(order)
+
+    def submit(self, order):
+        return fulfilment.submit(order)
+
+    def find(self, order):
+        return fulfilment.find(order)
+
+    def simulator(self):
+        from integrations.unknownproxies.sandbox import UnknownProxiesSim
+
+        return UnknownProxiesSim
+
+    def demo_accounts(self) -> list[dict]:
+        return [{"name": "Sandbox Unknown Proxies", "username": "sandbox", "secret": "sandbox-pass"}]
+
+    def demo_products(self) -> list[dict]:
+        return [
+            {
+                "name": "Residential traffic, 10 GB for 30 days",
+                "kind": RESI_GB,
+                "parameters": {"gb": 10, "duration_hours": 720},
+                "price_cents": 3500,
+                "renewal_price_cents": 3000,
+                "description": "Rotating residential IPs in the US, Canada and the UK.",
+            }
+        ]
+
+    def demo_assignments(self) -> dict[str, list[str]]:
+        return {
+            "alice@example.com": ["resiActive01", "resiPools001", "ispActive001"],
+            "bob@example.com": ["resiAlmost01", "resiExpData1"],
+        }

@@ -1,1 +1,0 @@
-"""Inventory services: one module per concern (assignment) and, as actions arrive, per provider."""

@@ -1,0 +1,249 @@
+"""The integrations: what the core needs to know about each kind of upstream, looked up by kind.
+
+Each folder under `integrations/` subclasses `Integration` once and registers it from its AppConfig's
+`ready()`. The core (sync, billing, pages, the sandbox) asks this module and never names a kind, so
+adding an upstream is one folder and one line in INSTALLED_APPS. The registry sits below every app that
+uses it, so its hooks take and return plain objects (accounts, resources, orders, rows) without
+importing their modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+class UnknownKind(LookupError):
+    """Nothing is registered under this kind (a typo, or an integration missing from INSTALLED_APPS)."""
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """One kind of upstream object the mirror keeps (`Resource.kind`)."""
+
+    value: str
+    label: str
+    # Customers may hold it (a phone connection itself stays with staff; its proxy accesses are sold).
+    sold: bool = True
+    # Staff are alerted when the sync sees it offline (a phone; the accesses on it follow their phone).
+    alerts_offline: bool = False
+
+
+@dataclass(frozen=True)
+class ProductKind:
+    """One line of our catalog (`Product.kind`) and the resource kind it creates and renews."""
+
+    value: str
+    label: str
+    resource_kind: str
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One line of "how to connect" on the staff and portal detail pages."""
+
+    label: str
+    value: str
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one cheap read with an account's credentials said."""
+
+    message: str
+    balance_cents: int | None = None
+
+
+class Integration:
+    """Everything kind-specific the core calls; one subclass per upstream, in `integrations/<kind>/`."""
+
+    kind: ClassVar[str]  # ProviderAccount.kind
+    label: ClassVar[str]
+    default_base_url: ClassVar[str] = ""
+    # The account's username field: Unknown Proxies signs in with Basic auth, the others with a key alone.
+    uses_username: ClassVar[bool] = False
+    # The upstream keeps a money balance we watch (low-balance alerts, the provider list).
+    has_balance: ClassVar[bool] = False
+    # The account's API key can be replaced from the dashboard.
+    rotatable_key: ClassVar[bool] = False
+    # What staff call the provider's own web console in messages ("" = the label).
+    console_name: ClassVar[str] = ""
+    # Parents before children: the sync writes them in this order.
+    resource_kinds: ClassVar[tuple[ResourceKind, ...]] = ()
+    product_kinds: ClassVar[tuple[ProductKind, ...]] = ()
+    # Upstream JSON keys that are our own credentials: kept in the mirror, never shown, staff included.
+    hidden_upstream_keys: ClassVar[frozenset[str]] = frozenset()
+    # Where this API lives on the sandbox (the demo accounts point there).
+    sandbox_path: ClassVar[str] = ""
+    # Templates of the action panels on the staff and portal resource pages ("" = none).
+    staff_panel_template: ClassVar[str] = ""
+    portal_panel_template: ClassVar[str] = ""
+
+    # Accounts ------------------------------------------------------------------------------------
+
+    def client(self, account: Any, **options: Any) -> Any:
+        """A client for this account's base URL and decrypted credentials."""
+        raise NotImplementedError
+
+    def check(self, client: Any) -> CheckResult:
+        """One cheap read that proves the credentials work; raises ProviderError when they do not."""
+        raise NotImplementedError
+
+    def balance_cents(self, client: Any) -> int | None:
+        """The upstream money balance, for integrations that have one."""
+        return None
+
+    def rotate_key(self, client: Any) -> str:
+        """Ask upstream for a new API key and return it (only when `rotatable_key`)."""
+        raise NotImplementedError
+
+    # Sync ------------------------------------------------------------------------------------------
+
+    def read(self, client: Any, now: dt.datetime) -> list[Any]:
+        """Every upstream list the mirror keeps, as `inventory.mirror.Row`s; nothing is written here."""
+        raise NotImplementedError
+
+    def details(self, resource: Any) -> Any:
+        """The mirrored upstream JSON of a resource as this integration's typed object."""
+        return None
+
+    # Pages -----------------------------------------------------------------------------------------
+
+    def credentials(self, resource: Any) -> list[Credential]:
+        return []
+
+    def proxy_lines(self, resource: Any) -> list[str]:
+        """`host:port:user:pass` lines (the format proxy tools import), one per endpoint."""
+        return []
+
+    def staff_urlpatterns(self) -> list:
+        return []
+
+    def portal_urlpatterns(self) -> list:
+        return []
+
+    # Billing ---------------------------------------------------------------------------------------
+
+    def product_parameters(self, product_kind: str, data: dict) -> tuple[dict, dict[str, str]]:
+        """The `Product.parameters` from the product form's fields, and errors by field name."""
+        return {}, {}
+
+    def product_summary(self, product: Any) -> str:
+        return product.name
+
+    def renewable(self, resource: Any, now: dt.datetime) -> str:
+        """Why this resource cannot be renewed now ("" when it can)."""
+        return ""
+
+    def prepare(self, order: Any) -> dict:
+        """What `submit` will send, decided before anything is sent (stored on the order first)."""
+        raise NotImplementedError
+
+    def submit(self, order: Any) -> list[Any]:
+        """The one upstream call that costs money (never retried); returns the rows to mirror."""
+        raise NotImplementedError
+
+    def find(self, order: Any) -> list[Any] | None:
+        """Reconciliation: rows of what a lost call produced, or None when upstream shows no trace."""
+        raise NotImplementedError
+
+    # Sandbox and demo ------------------------------------------------------------------------------
+
+    def simulator(self) -> type | None:
+        """The sandbox twin of this API (a `providers.sandbox.core.ProviderSim` subclass)."""
+        return None
+
+    def demo_accounts(self) -> list[dict]:
+        """Provider accounts `seed_demo` creates against the sandbox: name, username, secret."""
+        return []
+
+    def demo_products(self) -> list[dict]:
+        """Products `seed_demo` puts in the demo shop (fields of `Product`, without the account)."""
+        return []
+
+    def demo_assignments(self) -> dict[str, list[str]]:
+        """Upstream ids of the sandbox's demo data to hand to each demo customer (by contact email)."""
+        return {}
+
+
+_REGISTRY: dict[str, Integration] = {}
+
+
+def register(integration: Integration) -> Integration:
+    if integration.kind in _REGISTRY and type(_REGISTRY[integration.kind]) is not type(integration):
+        raise ValueError(f"another integration is already registered as {integration.kind!r}")
+    _REGISTRY[integration.kind] = integration
+    return integration
+
+
+def unregister(kind: str) -> None:
+    _REGISTRY.pop(kind, None)
+
+
+def get(kind: str) -> Integration:
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise UnknownKind(f"no integration is registered for provider kind {kind!r}") from None
+
+
+def all_integrations() -> Iterable[Integration]:
+    return tuple(_REGISTRY.values())
+
+
+def for_account(account: Any) -> Integration:
+    return get(account.kind)
+
+
+def for_resource_kind(resource_kind: str) -> Integration:
+    for integration in _REGISTRY.values():
+        if any(kind.value == resource_kind for kind in integration.resource_kinds):
+            return integration
+    raise UnknownKind(f"no integration mirrors resource kind {resource_kind!r}")
+
+
+def for_product_kind(product_kind: str) -> Integration:
+    for integration in _REGISTRY.values():
+        if any(kind.value == product_kind for kind in integration.product_kinds):
+            return integration
+    raise UnknownKind(f"no integration sells product kind {product_kind!r}")
+
+
+def product_kind(value: str) -> ProductKind:
+    for kind in for_product_kind(value).product_kinds:
+        if kind.value == value:
+            return kind
+    raise UnknownKind(value)  # unreachable: for_product_kind found it
+
+
+def client_for_account(account: Any, **options: Any) -> Any:
+    """A client for this account's kind, base URL and decrypted credentials."""
+    return for_account(account).client(account, **options)
+
+
+def offline_alert_kinds() -> list[str]:
+    return [
+        kind.value for integration in _REGISTRY.values() for kind in integration.resource_kinds if kind.alerts_offline
+    ]
+
+
+def sold_resource_kinds() -> list[str]:
+    return [kind.value for integration in _REGISTRY.values() for kind in integration.resource_kinds if kind.sold]
+
+
+# Choices for the model fields: callables, so migrations name this function, not today's list.
+
+
+def provider_kind_choices() -> list[tuple[str, str]]:
+    return [(integration.kind, integration.label) for integration in _REGISTRY.values()]
+
+
+def resource_kind_choices() -> list[tuple[str, str]]:
+    return [(kind.value, kind.label) for integration in _REGISTRY.values() for kind in integration.resource_kinds]
+
+
+def product_kind_choices() -> list[tuple[str, str]]:
+    return [(kind.value, kind.label) for integration in _REGISTRY.values() for kind in integration.product_kinds]

@@ -1,0 +1,1 @@
+"""Pages that span domains: the staff area and the customer portal."""

@@ -1,0 +1,128 @@
+"""The portal shop: our catalog and prices, buying and renewing from the balance, the customer's history."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.access import customer_required
+from billing import selectors, services
+from billing.forms import OrderForm
+from billing.models import Order, OrderState, Product, format_money
+from inventory.models import Resource
+
+PER_PAGE = 50
+
+
+def _get_order_for_customer(user, order_id: int) -> Order:
+    return get_object_or_404(
+        Order.objects.select_related("product", "resource"), pk=order_id, customer_id=user.customer_id
+    )
+
+
+def _get_resource_for_customer(user, resource_id: int) -> Resource:
+    return get_object_or_404(Resource, pk=resource_id, customer_id=user.customer_id)
+
+
+def _get_product_on_sale(product_id: int) -> Product:
+    return get_object_or_404(Product.objects.select_related("account"), pk=product_id, active=True)
+
+
+@customer_required
+def catalog(request):
+    customer = request.user.customer
+    renewable = selectors.renewable_resources(customer=customer)
+    return render(
+        request,
+        "portal/shop/catalog.html",
+        {
+            "customer": customer,
+            "balance": format_money(services.customer_balance(customer=customer)),
+            "products": [(product, OrderForm.fresh(product.price_cents)) for product in selectors.products_on_sale()],
+            "renewable": [
+                (resource, product, OrderForm.fresh(product.renewal_price_cents)) for resource, product in renewable
+            ],
+        },
+    )
+
+
+def _report(request, order: Order) -> None:
+    text = services.customer_message(order)
+    if order.state == OrderState.FULFILLED:
+        messages.success(request, text)
+    elif order.state == OrderState.FAILED:
+        messages.error(request, text)
+    else:
+        messages.warning(request, text)
+
+
+def _order_from_form(request, place):
+    """Read the key and shown price, call `place(key, price)`, and turn the outcome into a message and a redirect."""
+    form = OrderForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That request could not be read: please try again.")
+        return redirect("store:catalog")
+    try:
+        order = place(form.cleaned_data["idempotency_key"], form.cleaned_data["expected_price_cents"])
+    except services.BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("store:catalog")
+    _report(request, order)
+    return redirect("store:order-detail", order_id=order.pk)
+
+
+@require_POST
+@customer_required
+def buy(request, product_id: int):
+    product = _get_product_on_sale(product_id)
+    return _order_from_form(
+        request,
+        lambda key, price: services.order_place(
+            customer=request.user.customer,
+            product=product,
+            idempotency_key=key,
+            actor=request.user,
+            expected_price_cents=price,
+        ),
+    )
+
+
+@require_POST
+@customer_required
+def renew(request, resource_id: int):
+    resource = _get_resource_for_customer(request.user, resource_id)
+    return _order_from_form(
+        request,
+        lambda key, price: services.order_renew(
+            customer=request.user.customer,
+            resource=resource,
+            idempotency_key=key,
+            actor=request.user,
+            expected_price_cents=price,
+        ),
+    )
+
+
+@customer_required
+def history(request):
+    customer = request.user.customer
+    orders = Paginator(selectors.orders_for_customer(customer=customer), PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "portal/shop/history.html",
+        {
+            "balance": format_money(services.customer_balance(customer=customer)),
+            "orders": orders,
+            "entries": selectors.ledger_for_customer(customer=customer)[:100],
+        },
+    )
+
+
+@customer_required
+def order_detail(request, order_id: int):
+    order = _get_order_for_customer(request.user, order_id)
+    return render(
+        request, "portal/shop/order_detail.html", {"order": order, "message": services.customer_message(order)}
+    )

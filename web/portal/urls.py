@@ -1,0 +1,23 @@
+"""Customer portal URL patterns by namespace; `config/urls.py` mounts them and adds each integration's."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from web.portal import proxies, shop
+
+# namespace "portal", at /portal/
+portal_patterns = [
+    path("", proxies.proxy_list, name="home"),
+    path("proxies/<int:resource_id>/", proxies.proxy_detail, name="proxy-detail"),
+    path("proxies/export.<str:export_format>", proxies.proxy_export, name="proxy-export"),
+]
+
+# namespace "store" (our storefront; "shop" is the proxy-shop provider kind), at /portal/shop/
+shop_patterns = [
+    path("", shop.catalog, name="catalog"),
+    path("buy/<int:product_id>/", shop.buy, name="buy"),
+    path("renew/<int:resource_id>/", shop.renew, name="renew"),
+    path("history/", shop.history, name="history"),
+    path("orders/<int:order_id>/", shop.order_detail, name="order-detail"),
+]

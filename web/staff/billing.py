@@ -1,0 +1,168 @@
+"""Staff billing pages: balances, a customer's ledger with top-up and adjustment, orders, the catalog."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.access import owner_required, staff_required
+from accounts.models import Customer
+from billing import selectors, services
+from billing.forms import AdjustmentForm, OrderFilterForm, ProductForm, TopUpForm
+from billing.models import Order, OrderState, Product, format_money
+from providers.http import errors
+
+PER_PAGE = 50
+
+
+def _get_customer_for_staff(customer_id: int) -> Customer:
+    return get_object_or_404(Customer, pk=customer_id)
+
+
+def _get_order_for_staff(order_id: int) -> Order:
+    return get_object_or_404(Order.objects.select_related("customer", "product__account", "resource"), pk=order_id)
+
+
+def _get_product_for_staff(product_id: int) -> Product:
+    return get_object_or_404(Product.objects.select_related("account"), pk=product_id)
+
+
+@staff_required
+def balance_list(request):
+    search = request.GET.get("q", "").strip()
+    page = Paginator(selectors.customers_with_balances(search=search), PER_PAGE).get_page(request.GET.get("page"))
+    for customer in page.object_list:
+        customer.balance = format_money(customer.balance_cents)
+    unknown = Order.objects.filter(state=OrderState.UNKNOWN).count()
+    return render(
+        request,
+        "staff/billing/balance_list.html",
+        {"page": page, "customers": page.object_list, "q": search, "unknown_count": unknown},
+    )
+
+
+@staff_required
+def customer_ledger(request, customer_id: int, top_up_form=None, adjust_form=None):
+    customer = _get_customer_for_staff(customer_id)
+    page = Paginator(selectors.ledger_for_customer(customer=customer), PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "staff/billing/customer_ledger.html",
+        {
+            "customer": customer,
+            "balance": format_money(services.customer_balance(customer=customer)),
+            "page": page,
+            "entries": page.object_list,
+            "orders": selectors.orders_for_customer(customer=customer)[:20],
+            "top_up_form": top_up_form or TopUpForm(),
+            "adjust_form": adjust_form or AdjustmentForm(),
+        },
+    )
+
+
+@require_POST
+@staff_required
+def top_up(request, customer_id: int):
+    customer = _get_customer_for_staff(customer_id)
+    form = TopUpForm(request.POST)
+    if not form.is_valid():
+        return customer_ledger(request, customer_id, top_up_form=form)
+    entry = services.balance_top_up(
+        customer=customer, amount_cents=form.amount_cents, actor=request.user, note=form.cleaned_data["note"]
+    )
+    messages.success(request, f"Added {entry.amount} to {customer.name}'s balance.")
+    return redirect("billing:customer-ledger", customer_id=customer.pk)
+
+
+@require_POST
+@staff_required
+def adjust(request, customer_id: int):
+    customer = _get_customer_for_staff(customer_id)
+    form = AdjustmentForm(request.POST)
+    if not form.is_valid():
+        return customer_ledger(request, customer_id, adjust_form=form)
+    if form.amount_cents < 0 and not request.user.is_owner:
+        raise PermissionDenied("Only owners can take money from a balance.")
+    try:
+        entry = services.balance_adjust(
+            customer=customer, amount_cents=form.amount_cents, actor=request.user, note=form.cleaned_data["note"]
+        )
+    except services.BillingError as exc:
+        form.add_error("amount", str(exc))
+        return customer_ledger(request, customer_id, adjust_form=form)
+    messages.success(request, f"Adjusted {customer.name}'s balance by {entry.amount}.")
+    return redirect("billing:customer-ledger", customer_id=customer.pk)
+
+
+@staff_required
+def order_list(request):
+    filters = OrderFilterForm(request.GET or None)
+    state = filters.cleaned_data["state"] if filters.is_valid() else ""
+    page = Paginator(selectors.orders_for_staff(state=state), PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "staff/billing/order_list.html",
+        {"page": page, "orders": page.object_list, "filters": filters, "state": state},
+    )
+
+
+@require_POST
+@staff_required
+def order_reconcile(request, order_id: int):
+    order = _get_order_for_staff(order_id)
+    if not services.order_is_reconcilable(order):
+        messages.info(request, f"Order {order.pk} is already {order.get_state_display().lower()}.")
+        return redirect("billing:order-list")
+    try:
+        order = services.order_reconcile(order=order, actor=request.user)
+    except errors.ProviderError as exc:
+        messages.error(request, f"Order {order.pk} is still unknown: the provider could not be read ({exc}).")
+        return redirect("billing:order-list")
+    except services.BillingError as exc:
+        messages.error(request, f"Order {order.pk} is still unknown: {exc}")
+        return redirect("billing:order-list")
+    if order.state == OrderState.FULFILLED:
+        messages.success(request, f"Order {order.pk} was found upstream: fulfilled and assigned to {order.customer}.")
+    else:
+        messages.warning(request, f"Order {order.pk} never happened upstream: failed and {order.price} refunded.")
+    return redirect("billing:order-list")
+
+
+@staff_required
+def product_list(request):
+    products = Product.objects.select_related("account").order_by("-active", "name", "pk")
+    return render(request, "staff/billing/product_list.html", {"products": products})
+
+
+@owner_required
+def product_create(request):
+    form = ProductForm(request.POST or None, initial={"active": True})
+    if request.method == "POST" and form.is_valid():
+        try:
+            product = services.product_create(actor=request.user, **form.service_fields())
+        except services.BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Product {product.name} added.")
+            return redirect("billing:product-list")
+    return render(request, "staff/billing/product_form.html", {"form": form, "title": "New product"})
+
+
+@owner_required
+def product_edit(request, product_id: int):
+    product = _get_product_for_staff(product_id)
+    form = ProductForm.for_product(product, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            product = services.product_update(product=product, actor=request.user, **form.service_fields())
+        except services.BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Product {product.name} saved.")
+            return redirect("billing:product-list")
+    return render(
+        request, "staff/billing/product_form.html", {"form": form, "title": f"Edit {product.name}", "product": product}
+    )

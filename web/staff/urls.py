@@ -1,0 +1,47 @@
+"""Staff area URL patterns by namespace; `config/urls.py` mounts them and adds each integration's."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from web.staff import billing, customers, inventory, providers
+
+# namespace "staff", at /staff/
+staff_patterns = [
+    path("", customers.home, name="home"),
+    path("customers/", customers.customer_list, name="customer-list"),
+    path("customers/new/", customers.customer_create, name="customer-create"),
+    path("customers/<int:customer_id>/", customers.customer_detail, name="customer-detail"),
+    path("customers/<int:customer_id>/edit/", customers.customer_edit, name="customer-edit"),
+    path("customers/<int:customer_id>/logins/", customers.customer_login_add, name="customer-login-add"),
+]
+
+# namespace "inventory", at /staff/inventory/
+inventory_patterns = [
+    path("", inventory.resource_list, name="resource-list"),
+    path("<int:resource_id>/", inventory.resource_detail, name="resource-detail"),
+    path("<int:resource_id>/assign/", inventory.resource_assign, name="resource-assign"),
+    path("sync/<int:account_id>/", inventory.account_sync, name="account-sync"),
+]
+
+# namespace "providers", at /staff/providers/
+provider_patterns = [
+    path("", providers.account_list, name="account-list"),
+    path("new/", providers.account_create, name="account-create"),
+    path("<int:account_id>/edit/", providers.account_edit, name="account-edit"),
+    path("<int:account_id>/check/", providers.account_check, name="account-check"),
+    path("<int:account_id>/rotate-key/", providers.account_rotate_key, name="account-rotate-key"),
+]
+
+# namespace "billing", at /staff/billing/
+billing_patterns = [
+    path("", billing.balance_list, name="balance-list"),
+    path("customers/<int:customer_id>/", billing.customer_ledger, name="customer-ledger"),
+    path("customers/<int:customer_id>/top-up/", billing.top_up, name="top-up"),
+    path("customers/<int:customer_id>/adjust/", billing.adjust, name="adjust"),
+    path("orders/", billing.order_list, name="order-list"),
+    path("orders/<int:order_id>/reconcile/", billing.order_reconcile, name="order-reconcile"),
+    path("products/", billing.product_list, name="product-list"),
+    path("products/new/", billing.product_create, name="product-create"),
+    path("products/<int:product_id>/edit/", billing.product_edit, name="product-edit"),
+]
