@@ -1,4 +1,4 @@
-"""Access checks by role, used by every staff and portal view."""
+"""Access checks by role, used by every staff and portal view, and the one loader of a customer for staff."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+
+from accounts.models import Customer
 
 
 def _role_required(allowed: Callable[[object], bool], refusal: str):
@@ -32,3 +35,8 @@ customer_required = _role_required(
     lambda user: user.is_customer_user and user.customer.is_active,
     "The portal is for customer logins of active accounts. If your account was suspended, please contact support.",
 )
+
+
+def customer_for_staff(customer_id: int) -> Customer:
+    """Any customer, or 404 (every staff member may see every customer)."""
+    return get_object_or_404(Customer, pk=customer_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from billing.models import LedgerEntry, Order, Product
+from ops.admin import ReadOnlyAdmin
 
 
 @admin.register(Product)
@@ -12,17 +13,6 @@ class ProductAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "account", "price_cents", "renewal_price_cents", "active")
     list_filter = ("kind", "active")
     search_fields = ("name",)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)

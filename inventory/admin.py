@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from inventory.assignment import resource_assign
 from inventory.models import Resource, SyncRun
+from ops.admin import ReadOnlyAdmin
 from ops.audit import REDACTED, redact
 
 # Beyond the audit log's secret-looking keys: shop protocol URLs embed the password, rotate links are secrets.
@@ -71,17 +72,8 @@ class ResourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyAdmin):
     list_display = ("account", "started_at", "outcome", "seen", "created", "updated", "vanished", "duration_seconds")
     list_filter = ("outcome", "account")
     list_select_related = ("account",)
     date_hierarchy = "started_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from accounts.models import User
@@ -17,21 +18,33 @@ MIRRORED_FIELDS = ["label", "status", "expires_at", "upstream", "last_synced_at"
 USAGE_FIELDS = ["data_used_bytes", "data_limit_bytes"]
 
 
+@contextmanager
+def recording_unknown_outcome(
+    *, action: str, actor: User | None, target: Any, customer: Any, data: Mapping[str, Any]
+) -> Iterator[None]:
+    """The one unknown-outcome helper: a lost answer leaves an audit row `<action>_unknown`, then re-raises.
+
+    The change may or may not have happened upstream; the next sync (or reconciliation) shows the truth.
+    """
+    try:
+        yield
+    except errors.UnknownOutcomeError:
+        audit.record(action=f"{action}_unknown", actor=actor, target=target, customer=customer, data=dict(data))
+        raise
+
+
 def attempt_upstream(
     *, resource: Resource, actor: User | None, action: str, data: dict[str, Any], note: str, call: Callable[[], Any]
 ) -> Any:
-    """Make the upstream call; a lost answer leaves an audit row saying the outcome is unknown, then re-raises."""
-    try:
+    """Make the upstream call on a resource, recording a lost answer (see `recording_unknown_outcome`)."""
+    with recording_unknown_outcome(
+        action=action,
+        actor=actor,
+        target=resource,
+        customer=resource.customer,
+        data={**data, "outcome": "unknown", "note": note},
+    ):
         return call()
-    except errors.UnknownOutcomeError:
-        audit.record(
-            action=f"{action}_unknown",
-            actor=actor,
-            target=resource,
-            customer=resource.customer,
-            data={**data, "outcome": "unknown", "note": note},
-        )
-        raise
 
 
 def apply_row(resource: Resource, row: Row, *, now: dt.datetime, usage: bool) -> list[str]:

@@ -5,14 +5,9 @@ from django.contrib import admin
 from ops.models import AuditEvent, WorkerHeartbeat
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor_label", "action", "target_type", "target_id", "customer")
-    list_filter = ("action", "target_type")
-    search_fields = ("actor_label", "action", "target_id")
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records nobody edits by hand, admins included: the audit log, orders, sync runs."""
 
-    # The audit log is append-only, even for admins.
     def has_add_permission(self, request):
         return False
 
@@ -21,6 +16,14 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "actor_label", "action", "target_type", "target_id", "customer")
+    list_filter = ("action", "target_type")
+    search_fields = ("actor_label", "action", "target_id")
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
 
 @admin.register(WorkerHeartbeat)

@@ -138,17 +138,20 @@ class Integration:
         """Why this resource cannot be renewed now ("" when it can)."""
         return ""
 
+    # The module that sells `product_kinds`: `prepare`, `submit` and `find` below call it.
+    fulfilment: ClassVar[Any] = None
+
     def prepare(self, order: Any) -> dict:
         """What `submit` will send, decided before anything is sent (stored on the order first)."""
-        raise NotImplementedError
+        return self.fulfilment.prepare(order)
 
     def submit(self, order: Any) -> list[Any]:
         """The one upstream call that costs money (never retried); returns the rows to mirror."""
-        raise NotImplementedError
+        return self.fulfilment.submit(order)
 
     def find(self, order: Any) -> list[Any] | None:
         """Reconciliation: rows of what a lost call produced, or None when upstream shows no trace."""
-        raise NotImplementedError
+        return self.fulfilment.find(order)
 
     # Sandbox and demo ------------------------------------------------------------------------------
 

@@ -27,8 +27,9 @@ from accounts.models import User
 from integrations.iproxy import client as iproxy
 from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
 from integrations.iproxy.mirror import iproxy_access_row, iproxy_connection_row
-from inventory.mirror import Row, mirror_row
+from inventory.mirror import Row, mark_vanished, mirror_row
 from inventory.models import Resource, ResourceStatus
+from inventory.outcomes import recording_unknown_outcome
 from ops import audit
 from providers.http import errors
 from providers.models import ProviderAccount
@@ -76,18 +77,11 @@ def _client(account: ProviderAccount) -> iproxy.Client:
 
 @contextmanager
 def _unknown_outcome(*, action: str, actor: User | None, target: Any, customer=None, data: Mapping) -> Iterator[None]:
-    """Record a lost answer before it propagates: the change may or may not have happened upstream."""
-    try:
+    """Record a lost answer before it propagates, with iProxy's note as the outcome."""
+    with recording_unknown_outcome(
+        action=action, actor=actor, target=target, customer=customer, data={**data, "outcome": UNKNOWN_NOTE}
+    ):
         yield
-    except errors.UnknownOutcomeError:
-        audit.record(
-            action=f"{action}_unknown",
-            actor=actor,
-            target=target,
-            customer=customer,
-            data={**data, "outcome": UNKNOWN_NOTE},
-        )
-        raise
 
 
 def _refresh_connection(client: iproxy.Client, account: ProviderAccount, connection_id: str) -> Resource:
@@ -101,9 +95,12 @@ def _refresh_connection(client: iproxy.Client, account: ProviderAccount, connect
         resource = mirror_row(account, row, parent=None, now=now)
         for access in accesses:
             mirror_row(account, iproxy_access_row(access, row.status, now), parent=resource, now=now)
-        Resource.objects.filter(account=account, kind=IPROXY_ACCESS, parent=resource, vanished_at__isnull=True).exclude(
-            upstream_id__in=[access.id for access in accesses]
-        ).update(status=ResourceStatus.VANISHED, vanished_at=now)
+        mark_vanished(
+            Resource.objects.filter(account=account, kind=IPROXY_ACCESS, parent=resource).exclude(
+                upstream_id__in=[access.id for access in accesses]
+            ),
+            now=now,
+        )
     return resource
 
 
@@ -412,7 +409,7 @@ def access_delete(*, access: Resource, actor: User | None) -> Resource:
     with _unknown_outcome(action=action, actor=actor, target=access, customer=access.customer, data=data):
         _client(access.account).delete_proxy_access(connection.upstream_id, access.upstream_id)
     now = timezone.now()
-    Resource.objects.filter(pk=access.pk).update(status=ResourceStatus.VANISHED, vanished_at=now)
+    mark_vanished(Resource.objects.filter(pk=access.pk), now=now)
     access.status, access.vanished_at = ResourceStatus.VANISHED, now
     audit.record(action=action, actor=actor, target=access, customer=access.customer, data=data)
     return access

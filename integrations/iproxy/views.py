@@ -22,7 +22,7 @@ from accounts.access import customer_required, staff_required
 from integrations.iproxy import actions as services
 from integrations.iproxy import forms
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
-from inventory import selectors
+from inventory.access import resource_for_customer, resource_for_staff
 from inventory.models import Resource, ResourceStatus
 from ops.units import format_gb as gb
 from providers.http import errors
@@ -30,25 +30,6 @@ from providers.models import ProviderAccount
 
 CONNECTION = IPROXY_CONNECTION
 ACCESS = IPROXY_ACCESS
-
-
-def _get_resource_for_staff(resource_id: int, kind: str) -> Resource:
-    """An iProxy resource of this kind, or 404."""
-    return get_object_or_404(
-        Resource.objects.select_related("account", "customer", "parent__account"),
-        pk=resource_id,
-        kind=kind,
-        account__kind=IPROXY,
-    )
-
-
-def _get_resource_for_customer(request, resource_id: int) -> Resource:
-    """The customer's own iProxy proxy access; anything else (a phone, someone else's) is a 404."""
-    return get_object_or_404(
-        selectors.resources_for_customer(customer=request.user.customer).select_related("parent__account"),
-        pk=resource_id,
-        kind=ACCESS,
-    )
 
 
 def _attempt(request, call: Callable[[], Any], *, doing: str, customer: bool = False) -> Any | None:
@@ -106,7 +87,7 @@ def _render_connection(request, connection: Resource, status: int = 200, **bound
 
 @staff_required
 def connection_page(request, resource_id: int):
-    return _render_connection(request, _get_resource_for_staff(resource_id, CONNECTION))
+    return _render_connection(request, resource_for_staff(resource_id, kind=CONNECTION))
 
 
 @staff_required
@@ -139,7 +120,7 @@ def connection_new(request, account_id: int):
 @staff_required
 @require_POST
 def connection_settings(request, resource_id: int):
-    connection = _get_resource_for_staff(resource_id, CONNECTION)
+    connection = resource_for_staff(resource_id, kind=CONNECTION)
     form = forms.ConnectionSettingsForm(request.POST, current=(connection.upstream or {}).get("settings") or {})
     if not form.is_valid():
         return _render_connection(request, connection, status=400, settings_form=form)
@@ -156,7 +137,7 @@ def connection_settings(request, resource_id: int):
 @staff_required
 @require_POST
 def connection_prolongate(request, resource_id: int):
-    connection = _get_resource_for_staff(resource_id, CONNECTION)
+    connection = resource_for_staff(resource_id, kind=CONNECTION)
     form = forms.ProlongateForm(request.POST)
     if not form.is_valid():
         return _render_connection(request, connection, status=400, prolongate_form=form)
@@ -178,7 +159,7 @@ def _command_view(service: Callable[..., Resource], doing: str, done: str):
     @staff_required
     @require_POST
     def view(request, resource_id: int):
-        connection = _get_resource_for_staff(resource_id, CONNECTION)
+        connection = resource_for_staff(resource_id, kind=CONNECTION)
         form = forms.CommandForm(request.POST)
         if not form.is_valid():
             # An unknown way to send it is refused, not replaced by the default: nothing is sent.
@@ -205,7 +186,7 @@ connection_change_ip = _command_view(
 @staff_required
 @require_POST
 def access_create(request, resource_id: int):
-    connection = _get_resource_for_staff(resource_id, CONNECTION)
+    connection = resource_for_staff(resource_id, kind=CONNECTION)
     form = forms.AccessCreateForm(request.POST)
     if not form.is_valid():
         return _render_connection(request, connection, status=400, access_form=form)
@@ -222,7 +203,7 @@ def access_create(request, resource_id: int):
 @staff_required
 @require_POST
 def access_update(request, resource_id: int):
-    access = _get_resource_for_staff(resource_id, ACCESS)
+    access = resource_for_staff(resource_id, kind=ACCESS)
     back = _back_for(access)
     form = forms.AccessUpdateForm(request.POST, current=access.upstream or {}, expires_at=access.expires_at)
     if not form.is_valid():
@@ -242,7 +223,7 @@ def access_update(request, resource_id: int):
 @staff_required
 @require_POST
 def access_delete(request, resource_id: int):
-    access = _get_resource_for_staff(resource_id, ACCESS)
+    access = resource_for_staff(resource_id, kind=ACCESS)
     if _attempt(
         request, lambda: services.access_delete(access=access, actor=request.user), doing="close the proxy access"
     ):
@@ -262,7 +243,7 @@ def _back_for(access: Resource):
 @customer_required
 @require_POST
 def portal_new_credentials(request, resource_id: int):
-    access = _get_resource_for_customer(request, resource_id)
+    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
     if access.status == ResourceStatus.VANISHED:
         messages.error(request, "This proxy has ended.")
     elif _attempt(
@@ -278,7 +259,7 @@ def portal_new_credentials(request, resource_id: int):
 @customer_required
 @require_POST
 def portal_change_ip(request, resource_id: int):
-    access = _get_resource_for_customer(request, resource_id)
+    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
     if access.status == ResourceStatus.VANISHED:
         messages.error(request, "This proxy has ended.")
     elif _attempt(
@@ -293,7 +274,7 @@ def portal_change_ip(request, resource_id: int):
 
 @customer_required
 def portal_statistics(request, resource_id: int):
-    access = _get_resource_for_customer(request, resource_id)
+    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
     stats = None
     if access.parent is not None and access.status != ResourceStatus.VANISHED:
         try:

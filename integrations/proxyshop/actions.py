@@ -77,15 +77,9 @@ def subscription_rotate_now(*, resource: Resource, actor: User | None) -> Resour
     path = subscription.rotate.rotate_path
     action = "inventory.shop_subscription.rotate"
     # A GET that changes state: sent once, without the API key (the link carries its own authority).
-    answer = _attempt(
-        resource,
-        actor,
-        action,
-        {},
-        lambda: client._request("GET", path, operation="rotate", authenticated=False, safe=False),
-    )
-    if isinstance(answer, dict) and isinstance(answer.get("ip"), str):
-        resource.upstream = {**resource.upstream, "currentIp": answer["ip"]}
+    result = _attempt(resource, actor, action, {}, lambda: client.follow_rotate_path(path))
+    if result.ip is not None:
+        resource.upstream = {**resource.upstream, "currentIp": result.ip}
     _refresh(resource, client)
     return _audited(resource, actor, action, {"ip": resource.upstream.get("currentIp")})
 

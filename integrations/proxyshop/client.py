@@ -130,6 +130,14 @@ class RenewResult:
 
 
 @dataclass(frozen=True)
+class RotateResult:
+    """What following a rotate link answered: the new exit IP when the answer names one."""
+
+    ip: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class NewCredentials:
     password: str = field(repr=False)
     vpn: str = field(repr=False)
@@ -260,6 +268,22 @@ def parse_switch_network(body: Any) -> Subscription:
     return _subscription(_top(body, "switch-network").object("subscription"))
 
 
+def parse_rotate(body: Any) -> RotateResult:
+    """Lenient on purpose: the rotate link's answer is undocumented, and once it arrives the IP has changed.
+
+    So an answer that is not an object, says `"ok": false` or has no string `ip` is still a rotation
+    done: it gives `ip=None` instead of raising MalformedResponseError.
+    """
+    if not isinstance(body, dict):
+        return RotateResult(ip=None, raw={})
+    reader = Reader(body, provider=PROVIDER, operation="rotate")
+    try:
+        ip = reader.str("ip", None)
+    except errors.MalformedResponseError:
+        ip = None
+    return RotateResult(ip=ip, raw=dict(reader.data))
+
+
 # The client ----------------------------------------------------------------
 
 
@@ -388,6 +412,19 @@ class Client(BaseClient):
         )
         answer = self._post("switch-network", subscriptionId=subscription_id, targetNetwork=target_network)
         return parse_switch_network(answer)
+
+    def follow_rotate_path(self, rotate_path: str) -> RotateResult:
+        """Change the exit IP now: `GET <base_url><rotatePath>`, without the API key.
+
+        `rotatePath` is the `rotate` object of a subscription (provider-api/003, "Active
+        subscriptions": `"rotate": {"rotatePath": "/r/abcd1234", "available": true}`); the document
+        does not describe following it, so its answer (`{"ok": true, "ip": …}` in our sandbox twin)
+        is read by `parse_rotate`. The path is the link's only credential, so it is a secret: the
+        transport log shows `<rotate link>` instead. The GET changes state, so it is sent once and
+        a lost answer raises UnknownOutcomeError.
+        """
+        self._check(rules.rotate_path_violations(rotate_path), "rotate")
+        return parse_rotate(self._request("GET", rotate_path, operation="rotate", authenticated=False, safe=False))
 
 
 def _field_named_in(message: str) -> str | None:

@@ -21,6 +21,7 @@ class ProxyShop(registry.Integration):
     product_kinds = (ProductKind(SHOP_PLAN, "Proxy shop plan", resource_kind=SHOP_SUBSCRIPTION),)
     # The rotate link works without the API key: it is ours, never shown.
     hidden_upstream_keys = frozenset({"rotatePath", "link"})
+    fulfilment = fulfilment
     sandbox_path = "/shop"
     staff_panel_template = "proxyshop/staff_panel.html"
     portal_panel_template = "proxyshop/portal_panel.html"
@@ -75,15 +76,6 @@ class ProxyShop(registry.Integration):
             # The shop refuses (409) any action on an expired subscription.
             return "This proxy has expired and the provider cannot renew it: please buy a new one."
         return ""
-
-    def prepare(self, order):
-        return fulfilment.prepare(order)
-
-    def submit(self, order):
-        return fulfilment.submit(order)
-
-    def find(self, order):
-        return fulfilment.find(order)
 
     def simulator(self):
         from integrations.proxyshop.sandbox import ProxyShopSim

@@ -78,6 +78,13 @@ def set_rotation_policy_violations(*, subscription_id: object, rotation_policy: 
     return [*id_violations("subscription_id", subscription_id), *rotation_policy_violations(rotation_policy)]
 
 
+def rotate_path_violations(value: object) -> list[RuleViolation]:
+    """A subscription's `rotate.rotatePath`; the message never repeats it (the path is a secret)."""
+    if not isinstance(value, str) or not value:
+        return [RuleViolation("rotate_path", "is required")]
+    return []
+
+
 def switch_network_violations(*, subscription_id: object, target_network: object) -> list[RuleViolation]:
     return [*id_violations("subscription_id", subscription_id), *id_violations("target_network", target_network)]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -18,7 +18,7 @@ from accounts.access import customer_required, staff_required
 from integrations.proxyshop import actions as services
 from integrations.proxyshop.forms import RotationPolicyForm, SwitchNetworkForm
 from integrations.proxyshop.kinds import SHOP_SUBSCRIPTION
-from inventory import selectors
+from inventory.access import resource_for_customer, resource_for_staff
 from inventory.action_messages import perform
 from inventory.models import Resource
 from providers.http import errors
@@ -29,15 +29,12 @@ UNKNOWN_OUTCOME = (
 )
 
 
-def _get_resource_for_staff(resource_id: int, kind: str = SHOP_SUBSCRIPTION) -> Resource:
-    return get_object_or_404(Resource.objects.select_related("account", "customer"), pk=resource_id, kind=kind)
+def _subscription(resource_id: int) -> Resource:
+    return resource_for_staff(resource_id, kind=SHOP_SUBSCRIPTION)
 
 
-def _get_resource_for_customer(request, resource_id: int, kind: str = SHOP_SUBSCRIPTION) -> Resource:
-    """Only the customer's own subscriptions exist for them: anything else is a 404."""
-    return get_object_or_404(
-        selectors.resources_for_customer(customer=request.user.customer), pk=resource_id, kind=kind
-    )
+def _own_subscription(request, resource_id: int) -> Resource:
+    return resource_for_customer(request.user, resource_id, kind=SHOP_SUBSCRIPTION)
 
 
 def _perform(request, call: Callable[[], Any], success: Callable[[Resource], str]) -> bool:
@@ -121,25 +118,25 @@ def _switch_network(request, area: str, resource: Resource):
 @staff_required
 @require_POST
 def staff_change_credentials(request, resource_id: int):
-    return _change_credentials(request, "staff", _get_resource_for_staff(resource_id))
+    return _change_credentials(request, "staff", _subscription(resource_id))
 
 
 @staff_required
 @require_http_methods(["GET", "POST"])
 def staff_set_rotation(request, resource_id: int):
-    return _set_rotation(request, "staff", _get_resource_for_staff(resource_id))
+    return _set_rotation(request, "staff", _subscription(resource_id))
 
 
 @staff_required
 @require_POST
 def staff_rotate_now(request, resource_id: int):
-    return _rotate_now(request, "staff", _get_resource_for_staff(resource_id))
+    return _rotate_now(request, "staff", _subscription(resource_id))
 
 
 @staff_required
 @require_http_methods(["GET", "POST"])
 def staff_switch_network(request, resource_id: int):
-    return _switch_network(request, "staff", _get_resource_for_staff(resource_id))
+    return _switch_network(request, "staff", _subscription(resource_id))
 
 
 # Portal -----------------------------------------------------------------------------------------------
@@ -148,22 +145,22 @@ def staff_switch_network(request, resource_id: int):
 @customer_required
 @require_POST
 def portal_change_credentials(request, resource_id: int):
-    return _change_credentials(request, "portal", _get_resource_for_customer(request, resource_id))
+    return _change_credentials(request, "portal", _own_subscription(request, resource_id))
 
 
 @customer_required
 @require_http_methods(["GET", "POST"])
 def portal_set_rotation(request, resource_id: int):
-    return _set_rotation(request, "portal", _get_resource_for_customer(request, resource_id))
+    return _set_rotation(request, "portal", _own_subscription(request, resource_id))
 
 
 @customer_required
 @require_POST
 def portal_rotate_now(request, resource_id: int):
-    return _rotate_now(request, "portal", _get_resource_for_customer(request, resource_id))
+    return _rotate_now(request, "portal", _own_subscription(request, resource_id))
 
 
 @customer_required
 @require_http_methods(["GET", "POST"])
 def portal_switch_network(request, resource_id: int):
-    return _switch_network(request, "portal", _get_resource_for_customer(request, resource_id))
+    return _switch_network(request, "portal", _own_subscription(request, resource_id))

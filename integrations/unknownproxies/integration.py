@@ -20,6 +20,7 @@ class UnknownProxies(registry.Integration):
     uses_username = True
     resource_kinds = (ResourceKind(RESI_TOKEN, "Residential token"), ResourceKind(ISP_TOKEN, "ISP token"))
     product_kinds = (ProductKind(RESI_GB, "Residential traffic (Unknown Proxies)", resource_kind=RESI_TOKEN),)
+    fulfilment = fulfilment
     sandbox_path = "/unknownproxies/api/v1"
     staff_panel_template = "unknownproxies/staff_panel.html"
     portal_panel_template = "unknownproxies/portal_panel.html"
@@ -78,15 +79,6 @@ class UnknownProxies(registry.Integration):
     def product_summary(self, product) -> str:
         hours = f", valid {product.duration_hours} h" if product.duration_hours else ", no time limit"
         return f"{product.gb} GB residential traffic{hours}"
-
-    def prepare(self, order):
-        return fulfilment.prepare(order)
-
-    def submit(self, order):
-        return fulfilment.submit(order)
-
-    def find(self, order):
-        return fulfilment.find(order)
 
     def simulator(self):
         from integrations.unknownproxies.sandbox import UnknownProxiesSim

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -19,7 +19,7 @@ from accounts.access import customer_required, staff_required
 from integrations.unknownproxies import actions as services
 from integrations.unknownproxies.forms import IspTokenForm, IspTokenModifyForm, ResiTokenModifyForm
 from integrations.unknownproxies.kinds import ISP_TOKEN, RESI_TOKEN
-from inventory import selectors
+from inventory.access import resource_for_customer, resource_for_staff
 from inventory.action_messages import perform
 from inventory.models import Resource
 from providers.http import errors
@@ -38,17 +38,6 @@ FIELD_LABELS = {
     "username": "username",
     "password": "password",
 }
-
-
-def _get_resource_for_staff(resource_id: int, kind: str) -> Resource:
-    return get_object_or_404(Resource.objects.select_related("account", "customer"), pk=resource_id, kind=kind)
-
-
-def _get_resource_for_customer(request, resource_id: int, kind: str) -> Resource:
-    """Only the customer's own resources of this kind exist for them: anything else is a 404."""
-    return get_object_or_404(
-        selectors.resources_for_customer(customer=request.user.customer), pk=resource_id, kind=kind
-    )
 
 
 def _perform(request, call: Callable[[], Any], success: str) -> bool:
@@ -79,7 +68,7 @@ def _modify(
 @staff_required
 @require_http_methods(["GET", "POST"])
 def staff_resi_modify(request, resource_id: int):
-    resource = _get_resource_for_staff(resource_id, RESI_TOKEN)
+    resource = resource_for_staff(resource_id, kind=RESI_TOKEN)
     back = reverse("inventory:resource-detail", args=[resource.pk])
     try:
         pools = services.resi_pools(resource=resource)
@@ -105,7 +94,7 @@ def staff_resi_modify(request, resource_id: int):
 @staff_required
 @require_http_methods(["GET", "POST"])
 def staff_isp_modify(request, resource_id: int):
-    resource = _get_resource_for_staff(resource_id, ISP_TOKEN)
+    resource = resource_for_staff(resource_id, kind=ISP_TOKEN)
     form = IspTokenModifyForm(request.POST if request.method == "POST" else None, resource=resource)
     back = reverse("inventory:resource-detail", args=[resource.pk])
     return _modify(
@@ -125,7 +114,7 @@ def staff_isp_modify(request, resource_id: int):
 @customer_required
 @require_http_methods(["GET", "POST"])
 def portal_isp_settings(request, resource_id: int):
-    resource = _get_resource_for_customer(request, resource_id, ISP_TOKEN)
+    resource = resource_for_customer(request.user, resource_id, kind=ISP_TOKEN)
     form = IspTokenForm(request.POST if request.method == "POST" else None, resource=resource)
     back = reverse("portal:proxy-detail", args=[resource.pk])
     return _modify(

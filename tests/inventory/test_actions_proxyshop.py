@@ -6,10 +6,12 @@ import html
 
 import pytest
 
+from integrations.proxyshop import actions
 from integrations.proxyshop.kinds import PROXY_SHOP
 from inventory.models import Resource, ResourceStatus
 from inventory.sync import sync_account
 from ops.models import AuditEvent
+from providers.http import errors
 from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
 
@@ -60,6 +62,20 @@ def test_staff_rotate_the_ip_now(client, owner, account, sandbox):
     # The link is its own authority: it is followed without our API key.
     (rotate_call,) = [call for call in sandbox.calls("GET") if "/shop/r/" in call.request.url]
     assert "x-api-key" not in {key.lower() for key in rotate_call.request.headers}
+
+
+def test_a_lost_rotate_answer_is_audited_as_unknown_and_sent_once(owner, account, sandbox):
+    resource = subscription(account, "subnlrotating")
+    before = resource.upstream["currentIp"]
+    link = resource.upstream["rotate"]["rotatePath"]
+    sandbox.control("faults", {"rules": [{"provider": "shop", "match": f"GET {link}", "kind": "lost_response"}]})
+    with pytest.raises(errors.UnknownOutcomeError):
+        actions.subscription_rotate_now(resource=resource, actor=owner)
+    assert len([call for call in sandbox.calls("GET") if "/shop/r/" in call.request.url]) == 1
+    event = AuditEvent.objects.get(action="inventory.shop_subscription.rotate_unknown")
+    assert event.actor == owner and event.data["outcome"] == "unknown"
+    assert not AuditEvent.objects.filter(action="inventory.shop_subscription.rotate").exists()
+    assert upstream(account, "subnlrotating").raw["currentIp"] != before  # the shop did rotate
 
 
 def test_a_customer_rotates_their_ip_and_never_sees_the_rotate_link(client, alice, account):

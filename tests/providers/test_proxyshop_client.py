@@ -274,6 +274,81 @@ def test_it_switches_network(client):
     assert [n.id for n in client.available_networks("subdestatic")] == ["netdeber", "netusnyc"]
 
 
+def _rotate_path(client, subscription_id="subnlrotating") -> str:
+    [subscription] = [sub for sub in client.subscriptions() if sub.id == subscription_id]
+    return subscription.rotate.rotate_path
+
+
+def test_it_follows_the_rotate_link_once_without_the_api_key(sandbox, client):
+    path = _rotate_path(client)
+    [before] = [sub for sub in client.subscriptions() if sub.id == "subnlrotating"]
+    result = client.follow_rotate_path(path)
+    assert isinstance(result, proxyshop.RotateResult)
+    assert isinstance(result.ip, str) and result.ip != before.raw["currentIp"]
+    assert result.raw == {"ok": True, "ip": result.ip}
+    assert path.removeprefix("/r/") not in repr(result)
+    [call] = sandbox.calls(None, path)
+    assert call.request.method == "GET"
+    assert "x-api-key" not in {key.lower() for key in call.request.headers}
+    [after] = [sub for sub in client.subscriptions() if sub.id == "subnlrotating"]
+    assert after.raw["currentIp"] == result.ip
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ({"kind": "lost_response"}, errors.UnknownOutcomeError),
+        ({"kind": "status", "status": 500}, errors.UnknownOutcomeError),
+        ({"kind": "status", "status": 503}, errors.UnavailableError),
+        ({"kind": "rate_limit", "retry_after": 1}, errors.RateLimitedError),
+    ],
+)
+def test_a_failed_rotate_link_is_sent_once(sandbox, client, sleeps, fault, error):
+    # The GET changes the IP: it is never retried, even on a status a read would retry.
+    path = _rotate_path(client)
+    faults(sandbox, {"match": f"GET {path}", **fault})
+    with pytest.raises(error) as caught:
+        client.follow_rotate_path(path)
+    assert caught.value.operation == "rotate"
+    assert path.removeprefix("/r/") not in str(caught.value)
+    assert len(sandbox.calls("GET", path)) == 1
+    assert sleeps == []
+
+
+def test_the_rotate_link_of_an_expired_subscription_is_a_conflict(sandbox, client):
+    path = _rotate_path(client, "subnlexpired")
+    with pytest.raises(errors.ConflictError) as caught:
+        client.follow_rotate_path(path)
+    assert caught.value.status == 409
+    assert len(sandbox.calls("GET", path)) == 1
+
+
+@pytest.mark.parametrize("path", ["", None])
+def test_it_refuses_a_missing_rotate_path_before_sending(sandbox, client, path):
+    with pytest.raises(errors.InvalidRequestError) as caught:
+        client.follow_rotate_path(path)
+    assert caught.value.field == "rotate_path"
+    assert sandbox.calls() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "ip"),
+    [
+        ({"ok": True, "ip": "10.0.0.7"}, "10.0.0.7"),
+        ({"ok": False, "ip": "10.0.0.7"}, "10.0.0.7"),
+        ({"ok": True}, None),
+        ({"ok": True, "ip": None}, None),
+        ({"ok": True, "ip": 7}, None),
+        (None, None),
+        (["10.0.0.7"], None),
+    ],
+)
+def test_a_rotate_answer_parses_leniently_since_the_ip_has_already_changed(body, ip):
+    result = proxyshop.parse_rotate(body)
+    assert result.ip == ip
+    assert result.raw == (body if isinstance(body, dict) else {})
+
+
 # Documented errors, produced from the sandbox's state ------------------------
 
 

@@ -10,6 +10,7 @@ import responses
 from integrations.unknownproxies.client import Client, IspToken, Pool, ResiToken
 from integrations.unknownproxies.rules import GB
 from providers.http import errors
+from tests.factories import RESI_UPSTREAM
 
 # The documents' own response examples, copied verbatim.
 ISP_MODIFY_EXAMPLE = {  # 000, PATCH /isp/token
@@ -29,17 +30,8 @@ ISP_MODIFY_EXAMPLE = {  # 000, PATCH /isp/token
     "product": "TICK",
     "quantity": 2,
 }
-RESI_MODIFY_EXAMPLE = {  # 001, PATCH /resi/token
-    "token": "zu8sBXS4gkh7",
-    "username": "kGyohRda",
-    "authType": "user",
-    "password": "bkXBberMQ7",
-    "durationHours": 750,
-    "status": "active",
-    "createdAt": 1752251968,
-    "updatedAt": 1754843968,
-    "dataUsage": 11574848653,
-    "dataLimit": 100000000000,
+RESI_MODIFY_EXAMPLE = {  # 001, PATCH /resi/token: the factories' token with every documented pool
+    **RESI_UPSTREAM,
     "allowedPools": ["us-s", "us-r", "tickets-us-s", "tickets-us-r", "ca-s", "ca-r", "gb-s", "gb-r"],
 }
 RESI_CREATE_EXAMPLE = {  # 002, POST /resi/token/create

@@ -5,17 +5,12 @@ from __future__ import annotations
 import csv
 
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.access import customer_required
 from inventory import presenters, selectors
-from inventory.models import Resource
-
-
-def _get_resource_for_customer(request, resource_id: int) -> Resource:
-    """Only the customer's own resources exist for them: anything else is a 404, never a 403."""
-    return get_object_or_404(selectors.resources_for_customer(customer=request.user.customer), pk=resource_id)
+from inventory.access import resource_for_customer
 
 
 @customer_required
@@ -28,7 +23,7 @@ def proxy_list(request):
 
 @customer_required
 def proxy_detail(request, resource_id: int):
-    resource = _get_resource_for_customer(request, resource_id)
+    resource = resource_for_customer(request.user, resource_id)
     return render(
         request,
         "portal/proxy_detail.html",

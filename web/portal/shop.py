@@ -11,7 +11,7 @@ from accounts.access import customer_required
 from billing import selectors, services
 from billing.forms import OrderForm
 from billing.models import Order, OrderState, Product, format_money
-from inventory.models import Resource
+from inventory.access import resource_for_customer
 
 PER_PAGE = 50
 
@@ -20,10 +20,6 @@ def _get_order_for_customer(user, order_id: int) -> Order:
     return get_object_or_404(
         Order.objects.select_related("product", "resource"), pk=order_id, customer_id=user.customer_id
     )
-
-
-def _get_resource_for_customer(user, resource_id: int) -> Resource:
-    return get_object_or_404(Resource, pk=resource_id, customer_id=user.customer_id)
 
 
 def _get_product_on_sale(product_id: int) -> Product:
@@ -92,7 +88,7 @@ def buy(request, product_id: int):
 @require_POST
 @customer_required
 def renew(request, resource_id: int):
-    resource = _get_resource_for_customer(request.user, resource_id)
+    resource = resource_for_customer(request.user, resource_id)
     return _order_from_form(
         request,
         lambda key, price: services.order_renew(

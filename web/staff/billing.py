@@ -8,18 +8,13 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.access import owner_required, staff_required
-from accounts.models import Customer
+from accounts.access import customer_for_staff, owner_required, staff_required
 from billing import selectors, services
 from billing.forms import AdjustmentForm, OrderFilterForm, ProductForm, TopUpForm
 from billing.models import Order, OrderState, Product, format_money
 from providers.http import errors
 
 PER_PAGE = 50
-
-
-def _get_customer_for_staff(customer_id: int) -> Customer:
-    return get_object_or_404(Customer, pk=customer_id)
 
 
 def _get_order_for_staff(order_id: int) -> Order:
@@ -46,7 +41,7 @@ def balance_list(request):
 
 @staff_required
 def customer_ledger(request, customer_id: int, top_up_form=None, adjust_form=None):
-    customer = _get_customer_for_staff(customer_id)
+    customer = customer_for_staff(customer_id)
     page = Paginator(selectors.ledger_for_customer(customer=customer), PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -66,7 +61,7 @@ def customer_ledger(request, customer_id: int, top_up_form=None, adjust_form=Non
 @require_POST
 @staff_required
 def top_up(request, customer_id: int):
-    customer = _get_customer_for_staff(customer_id)
+    customer = customer_for_staff(customer_id)
     form = TopUpForm(request.POST)
     if not form.is_valid():
         return customer_ledger(request, customer_id, top_up_form=form)
@@ -80,7 +75,7 @@ def top_up(request, customer_id: int):
 @require_POST
 @staff_required
 def adjust(request, customer_id: int):
-    customer = _get_customer_for_staff(customer_id)
+    customer = customer_for_staff(customer_id)
     form = AdjustmentForm(request.POST)
     if not form.is_valid():
         return customer_ledger(request, customer_id, adjust_form=form)

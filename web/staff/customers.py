@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.access import staff_required
+from accounts.access import customer_for_staff, staff_required
 from accounts.models import Customer
 from accounts.staff_forms import CustomerForm, CustomerLoginForm
 from inventory import selectors as inventory_selectors
 from providers.models import ProviderAccount
 
 CUSTOMERS_PER_PAGE = 50
-
-
-def _get_customer_for_staff(customer_id: int) -> Customer:
-    return get_object_or_404(Customer, pk=customer_id)
 
 
 @staff_required
@@ -54,12 +50,12 @@ def customer_create(request):
         customer = services.customer_create(actor=request.user, **form.cleaned_data)
         messages.success(request, f"Customer {customer.name} created.")
         return redirect("staff:customer-detail", customer_id=customer.pk)
-    return render(request, "staff/customer_form.html", {"form": form, "title": "New customer"})
+    return render(request, "staff/form_page.html", {"form": form, "title": "New customer"})
 
 
 @staff_required
 def customer_detail(request, customer_id: int):
-    customer = _get_customer_for_staff(customer_id)
+    customer = customer_for_staff(customer_id)
     return render(
         request,
         "staff/customer_detail.html",
@@ -70,7 +66,7 @@ def customer_detail(request, customer_id: int):
 @staff_required
 @require_POST
 def customer_login_add(request, customer_id: int):
-    customer = _get_customer_for_staff(customer_id)
+    customer = customer_for_staff(customer_id)
     form = CustomerLoginForm(request.POST)
     if form.is_valid():
         user = services.customer_login_invite(
@@ -88,10 +84,10 @@ def customer_login_add(request, customer_id: int):
 
 @staff_required
 def customer_edit(request, customer_id: int):
-    customer = _get_customer_for_staff(customer_id)
+    customer = customer_for_staff(customer_id)
     form = CustomerForm(request.POST or None, instance=Customer.objects.get(pk=customer.pk))
     if request.method == "POST" and form.is_valid():
         services.customer_update(customer=customer, actor=request.user, **form.cleaned_data)
         messages.success(request, "Customer saved.")
         return redirect("staff:customer-detail", customer_id=customer.pk)
-    return render(request, "staff/customer_form.html", {"form": form, "title": f"Edit {customer.name}"})
+    return render(request, "staff/form_page.html", {"form": form, "title": f"Edit {customer.name}"})

@@ -12,15 +12,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import staff_required
 from inventory import assignment, presenters, selectors, tasks
+from inventory.access import resource_for_staff
 from inventory.forms import AssignForm, ResourceFilterForm
-from inventory.models import Resource
 from providers.models import ProviderAccount
 
 RESOURCES_PER_PAGE = 50
-
-
-def _get_resource_for_staff(resource_id: int) -> Resource:
-    return get_object_or_404(Resource.objects.select_related("account", "customer", "parent"), pk=resource_id)
 
 
 @staff_required
@@ -43,7 +39,7 @@ def resource_list(request):
 
 @staff_required
 def resource_detail(request, resource_id: int):
-    resource = _get_resource_for_staff(resource_id)
+    resource = resource_for_staff(resource_id)
     return render(
         request,
         "staff/resource_detail.html",
@@ -61,7 +57,7 @@ def resource_detail(request, resource_id: int):
 @staff_required
 @require_POST
 def resource_assign(request, resource_id: int):
-    resource = _get_resource_for_staff(resource_id)
+    resource = resource_for_staff(resource_id)
     form = AssignForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))

@@ -44,7 +44,7 @@ def account_create(request):
         account = services.provider_account_create(actor=request.user, **form.cleaned_data)
         messages.success(request, f"Provider account {account.name} added. Run a check to test its credentials.")
         return redirect("providers:account-list")
-    return render(request, "staff/provider_form.html", {"form": form, "title": "New provider account"})
+    return render(request, "staff/form_page.html", {"form": form, "title": "New provider account"})
 
 
 @owner_required
@@ -55,7 +55,7 @@ def account_edit(request, account_id: int):
         services.provider_account_update(account=account, actor=request.user, **form.cleaned_data)
         messages.success(request, f"Provider account {account.name} saved.")
         return redirect("providers:account-list")
-    return render(request, "staff/provider_form.html", {"form": form, "title": f"Edit {account.name}"})
+    return render(request, "staff/form_page.html", {"form": form, "title": f"Edit {account.name}"})
 
 
 @staff_required

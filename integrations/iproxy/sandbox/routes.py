@@ -1,266 +1,40 @@
-"""Sandbox twin of the iProxy Console API and its action links, validating with the same rules as the client."""
+"""The iProxy twin's HTTP side: the IProxySim class, which routes each request to its handler and answers it."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import hashlib
-import random
 import re
-import string
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from integrations.iproxy import rules
-from providers.http.parsing import format_rfc3339, parse_rfc3339
+from integrations.iproxy.sandbox import statistics
+from integrations.iproxy.sandbox.state import (
+    COUPON,
+    COUPON_PERCENT_OFF,
+    DAY,
+    PLANS,
+    REBOOT_SECONDS,
+    SERVERS,
+    Connection,
+    IProxyState,
+    iso,
+)
+from providers.http.parsing import parse_rfc3339
 from providers.http.rules import RuleViolation
-from providers.sandbox.core import ProviderSim, SandboxError, json_response
-
-API_KEY = "sandbox-key"
-DAY = 86400
-HOUR = 3600
-# Every demo plan is a 30-day plan (SANDBOX.md); prices are in cents of the account currency.
-PLANS = {
-    "basic30": {"days": 30, "price_cents": 1500},
-    "pro30": {"days": 30, "price_cents": 3000},
-    "max30": {"days": 30, "price_cents": 4500},
-}
-COUPON = "SANDBOX10"  # 10% off a purchase or prolongation
-COUPON_PERCENT_OFF = 10
-# server id -> (country, city, proxy hostname, proxy ip); "vip-" servers are only reachable by server_id.
-SERVERS = {
-    "srv-pl-waw-1": ("pl", "waw", "x1.pl-waw.sandbox.test", "198.51.100.10"),
-    "srv-us-nyc-1": ("us", "nyc", "x1.us-nyc.sandbox.test", "198.51.100.20"),
-    "srv-de-fra-1": ("de", "fra", "x1.de-fra.sandbox.test", "198.51.100.30"),
-    "vip-nl-ams-1": ("nl", "ams", "vip1.nl-ams.sandbox.test", "198.51.100.40"),
-}
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "prolongation_enabled": False,
-    "dns": [],
-    "telegram_change_ip_notification_enabled": False,
-    "telegram_status_notification_enabled": True,
-    "reboot_cron_string": "",
-    "low_battery_reboot_threshold": 0,
-    "no_network_reboot_timeout_seconds": 0,
-    "ip_change_airplane_mode_time_seconds": 0,
-    "no_network_airplane_toggle_timeout_seconds": 0,
-    "tariff_notify_hours_before_expired": [],
-    "no_wifi_inet_disable_wifi_timeout_seconds": 0,
-    "no_wifi_connection_reboot_timeout_seconds": 0,
-    "tcp_fingerprint": "",
-    "ip_change_wait_unique": False,
-    "ip_change_wait_unique_attempts": 0,
-    "ip_change_wait_unique_lookbehind_minutes": 0,
-    "ip_change_enabled": False,
-    "ip_change_interval_minutes": 0,
-    "macros_url": "",
-    "app_restart_interval_minutes": 0,
-    "connection_refresh_interval_minutes": 0,
-}
-# A reboot takes the phone offline for this long.
-REBOOT_SECONDS = 60
-ID_CHARS = string.ascii_letters + string.digits
+from providers.sandbox.core import SandboxError, json_response
 
 
-def _iso(moment: float) -> str:
-    return format_rfc3339(dt.datetime.fromtimestamp(moment, tz=dt.UTC))
+class IProxySim(IProxyState):
+    """The iProxy Console API and its action links, validating each request with the client's own rules."""
 
-
-@dataclass
-class _Connection:
-    id: str
-    name: str
-    description: str
-    server_id: str
-    created_at: float
-    updated_at: float
-    status: str
-    status_at: float
-    is_onboarding: bool = False
-    plan: dict[str, Any] | None = None  # {"id", "started_at", "expires_at"}, times in unix seconds
-    settings: dict[str, Any] = field(default_factory=lambda: {**DEFAULT_SETTINGS})
-    app_data: dict[str, Any] | None = None
-    team: dict[str, dict[str, bool]] = field(default_factory=dict)
-    sms: list[dict[str, Any]] = field(default_factory=list)
-    ip_changes: list[tuple[float, str]] = field(default_factory=list)
-    rebooting_until: float = 0.0
-
-
-class IProxySim(ProviderSim):
     name = "iproxy"
     prefixes = ("/iproxy/api/console/v1", "/iproxy/actionlinks")
-
-    # State ---------------------------------------------------------------------
-
-    def reset(self, rng: random.Random, options: dict[str, Any]) -> None:
-        self.rng = rng
-        # Traffic, uptime and IP history are derived from (salt, connection id, hour), never stored.
-        self.salt = rng.getrandbits(64)
-        self.api_key = API_KEY
-        self.balance_cents = 15000
-        self.user = {
-            "id": self._new_id(),
-            "username": "sandbox",
-            "email": "sandbox@example.com",
-            "display_name": "Sandbox Reseller",
-            "telegram": "@sandbox",
-            "proxy_prefix": "sbx",
-        }
-        self.connections: dict[str, _Connection] = {}
-        self.proxies: dict[str, dict[str, Any]] = {}
-        self.ovpns: dict[str, dict[str, Any]] = {}
-        self.links: dict[str, dict[str, Any]] = {}
-        self.next_port = 10000 + rng.randrange(0, 5000)
-        self._load_demo()
-
-    def _new_id(self, length: int = 10) -> str:
-        return "".join(self.rng.choice(ID_CHARS) for _ in range(length))
-
-    def _load_demo(self) -> None:
-        now = self.now()
-        online = self._demo_connection("online with plan", "srv-pl-waw-1", "online", days_old=90, plan=("basic30", 10))
-        offline = self._demo_connection("offline with plan", "srv-us-nyc-1", "offline", days_old=60, plan=("pro30", 25))
-        flapping = self._demo_connection("flapping, plan expired", "srv-de-fra-1", "flapping", days_old=45, plan=None)
-        flapping.plan = {"id": "basic30", "started_at": now - 35 * DAY, "expires_at": now - 5 * DAY}
-        fresh = self._demo_connection("new phone, no data", "vip-nl-ams-1", "nodata", days_old=0, plan=None)
-        fresh.is_onboarding, fresh.app_data = True, None
-
-        online.settings.update(dns=["1.1.1.1"], reboot_cron_string="30 */3 * * *", tcp_fingerprint="Win10")
-        online.team["teammate@example.com"] = {name: name.endswith("_view") for name in rules.TEAM_PERMISSIONS}
-        for index, (sender, contact, text) in enumerate(
-            [
-                ("Orange", "", "Your data package renews tomorrow."),
-                ("+48500100200", "Mike", "Call me back, please."),
-                ("Orange", "", "You have used 80% of your data."),
-            ]
-        ):
-            online.sms.append(
-                {
-                    "id": self._new_id(),
-                    "message": text,
-                    "from": sender,
-                    "from_contact": contact,
-                    "created_at": now - (index + 1) * 7 * HOUR,
-                }
-            )
-        self._add_proxy(online, "http", "userpass", "main http proxy")
-        self._add_proxy(online, "socks5", "noauth", "office socks5", acl_policy="deny_except", acl_ips=["203.0.113.7"])
-        self._add_proxy(offline, "http", "userpass", "backup http proxy", expires_at=now + 20 * DAY)
-        self._add_proxy(flapping, "socks5", "userpass", "flaky socks5")
-        self._add_ovpn(online, "laptop VPN", "for the office laptop")
-        self._add_ovpn(offline, "phone VPN", "")
-        self._add_link(online, "changeip", "link for client AAAA")
-        self._add_link(online, "reboot", "link for client AAAA")
-        self._add_link(flapping, "changeip", "")
-
-    def _demo_connection(
-        self, name: str, server_id: str, status: str, *, days_old: int, plan: tuple[str, int] | None
-    ) -> _Connection:
-        now = self.now()
-        created = now - days_old * DAY - self.rng.randrange(0, HOUR)
-        connection = _Connection(
-            id=self._new_id(),
-            name=name,
-            description=f"sandbox demo: {status}",
-            server_id=server_id,
-            created_at=created,
-            updated_at=created,
-            status=status,
-            status_at=now - self.rng.randrange(60, 6 * HOUR) if status != "nodata" else created,
-            app_data=self._app_data(now),
-        )
-        if plan is not None:
-            plan_id, days_used = plan
-            started = now - days_used * DAY
-            connection.plan = {"id": plan_id, "started_at": started, "expires_at": started + 30 * DAY}
-        self.connections[connection.id] = connection
-        return connection
-
-    def _app_data(self, now: float) -> dict[str, Any]:
-        return {
-            "device_info": {
-                "is_root": False,
-                "manufacturer": "Samsung",
-                "model": self.rng.choice(["SM-A236B", "SM-A546B", "SM-G991B"]),
-                "android_version": self.rng.choice(["13", "14"]),
-                "system_fingerprint": f"{self.rng.getrandbits(32):08x}",
-                "system_device_id": f"{self.rng.getrandbits(28):07x}",
-                "voice_assist_configured": True,
-                "mobile_data_always_on": True,
-                "owner_mode_enabled": False,
-            },
-            "app_id": "com.iproxy.android",
-            "app_version": "574",
-            "app_version_patch": "1",
-            "build_number": "57401",
-            "agent_setup_complete": True,
-            "ready_to_change_ip": True,
-            "wifi_split_enabled": False,
-            "last_activity_at": now - self.rng.randrange(5, 300),
-            "installation_id": f"phone-{self.rng.getrandbits(128):032x}",
-        }
-
-    def _add_proxy(
-        self,
-        connection: _Connection,
-        listen_service: str,
-        auth_type: str,
-        description: str,
-        *,
-        auth: dict[str, str] | None = None,
-        acl_policy: str | None = None,
-        acl_ips: list[str] | None = None,
-        expires_at: float | None = None,
-    ) -> dict[str, Any]:
-        if auth_type == "userpass" and auth is None:
-            auth = self._new_credentials()
-        self.next_port += 1
-        proxy = {
-            "id": self._new_id(),
-            "connection_id": connection.id,
-            "description": description,
-            "listen_service": listen_service,
-            "auth_type": auth_type,
-            "auth": auth if auth_type == "userpass" else None,
-            "acl_inbound_policy": acl_policy,
-            "acl_inbound_ips": acl_ips or [],
-            "port": self.next_port,
-            "password_updated_at": self.now(),
-            "expires_at": expires_at,
-        }
-        self.proxies[proxy["id"]] = proxy
-        return proxy
-
-    def _new_credentials(self) -> dict[str, str]:
-        return {"login": f"{self.user['proxy_prefix']}{self._new_id(6).lower()}", "password": self._new_id(12)}
-
-    def _add_ovpn(self, connection: _Connection, name: str, description: str) -> dict[str, Any]:
-        ovpn = {
-            "id": self._new_id(),
-            "connection_id": connection.id,
-            "name": name,
-            "description": description,
-            "dns": [],
-            "expires_at": self.now() + 20 * 365 * DAY,
-        }
-        self.ovpns[ovpn["id"]] = ovpn
-        return ovpn
-
-    def _add_link(self, connection: _Connection, action: str, comment: str) -> dict[str, Any]:
-        # Longer than other ids: the link is the only credential needed to use it.
-        link = {
-            "id": self._new_id(16),
-            "action": action,
-            "connection_id": connection.id,
-            "comment": comment,
-            "created_at": self.now(),
-        }
-        self.links[link["id"]] = link
-        return link
 
     # Control hooks -------------------------------------------------------------
 
@@ -358,34 +132,34 @@ class IProxySim(ProviderSim):
         if violations:
             raise SandboxError(400, "; ".join(str(v) for v in violations))
 
-    def _connection(self, cid: str) -> _Connection:
+    def _connection(self, cid: str) -> Connection:
         connection = self.connections.get(cid)
         if connection is None:
             raise SandboxError(404, "connection not found")
         return connection
 
-    def _active_plan(self, connection: _Connection) -> dict[str, Any] | None:
+    def _active_plan(self, connection: Connection) -> dict[str, Any] | None:
         plan = connection.plan
         return plan if plan is not None and plan["expires_at"] > self.now() else None
 
-    def _status(self, connection: _Connection) -> str:
+    def _status(self, connection: Connection) -> str:
         if connection.rebooting_until > self.now() and connection.status != "nodata":
             return "offline"
         return connection.status
 
     @staticmethod
     def _plan_json(plan: dict[str, Any]) -> dict[str, str]:
-        return {"id": plan["id"], "started_at": _iso(plan["started_at"]), "expires_at": _iso(plan["expires_at"])}
+        return {"id": plan["id"], "started_at": iso(plan["started_at"]), "expires_at": iso(plan["expires_at"])}
 
-    def _connection_json(self, connection: _Connection) -> dict[str, Any]:
+    def _connection_json(self, connection: Connection) -> dict[str, Any]:
         country, city, *_ = SERVERS[connection.server_id]
         data: dict[str, Any] = {
             "id": connection.id,
             "basic_info": {
                 "name": connection.name,
                 "description": connection.description,
-                "created_at": _iso(connection.created_at),
-                "updated_at": _iso(connection.updated_at),
+                "created_at": iso(connection.created_at),
+                "updated_at": iso(connection.updated_at),
                 "server_geo": {"country": country, "city": city},
                 "is_onboarding": connection.is_onboarding,
                 "user_id": self.user["id"],
@@ -401,7 +175,7 @@ class IProxySim(ProviderSim):
             data["plan_info"] = {"active_plan": self._plan_json(plan)}
         if connection.app_data is not None:
             app_data = dict(connection.app_data)
-            app_data["last_activity_at"] = _iso(app_data["last_activity_at"])
+            app_data["last_activity_at"] = iso(app_data["last_activity_at"])
             data["app_data"] = app_data
         return data
 
@@ -416,7 +190,7 @@ class IProxySim(ProviderSim):
             return cents * (100 - COUPON_PERCENT_OFF) // 100, True
         return cents, False
 
-    def _check_current_plan(self, connection: _Connection, sent: object) -> dict[str, Any]:
+    def _check_current_plan(self, connection: Connection, sent: object) -> dict[str, Any]:
         plan = connection.plan
         if plan is None:
             raise SandboxError(400, "the connection has no plan")
@@ -450,7 +224,7 @@ class IProxySim(ProviderSim):
         if server_id not in SERVERS:
             raise SandboxError(400, "unknown server_id")
         now = self.now()
-        connection = _Connection(
+        connection = Connection(
             id=self._new_id(),
             name=body["name"],
             description=body.get("description", ""),
@@ -487,7 +261,7 @@ class IProxySim(ProviderSim):
         self._forget(connection)
         return json_response({"id": cid})
 
-    def _forget(self, connection: _Connection) -> None:
+    def _forget(self, connection: Connection) -> None:
         del self.connections[connection.id]
         for table in (self.proxies, self.ovpns, self.links):
             for key in [key for key, item in table.items() if item["connection_id"] == connection.id]:
@@ -500,7 +274,7 @@ class IProxySim(ProviderSim):
         if body["server_id"] not in SERVERS:
             raise SandboxError(400, "unknown server_id")
         now = self.now()
-        new = _Connection(
+        new = Connection(
             id=self._new_id(),
             name=body["name"],
             description=body.get("description", old.description),
@@ -600,7 +374,7 @@ class IProxySim(ProviderSim):
 
     def _sms_history(self, request: Request, cid: str) -> Response:
         messages = sorted(self._connection(cid).sms, key=lambda sms: sms["created_at"], reverse=True)[:100]
-        return json_response({"sms_messages": [{**sms, "created_at": _iso(sms["created_at"])} for sms in messages]})
+        return json_response({"sms_messages": [{**sms, "created_at": iso(sms["created_at"])} for sms in messages]})
 
     def _command_push(self, request: Request, cid: str) -> Response:
         connection = self._connection(cid)
@@ -609,7 +383,7 @@ class IProxySim(ProviderSim):
         self._perform(connection, body["action"])
         return json_response({"message": f"{body['action']} command has been sent"})
 
-    def _perform(self, connection: _Connection, action: str) -> None:
+    def _perform(self, connection: Connection, action: str) -> None:
         if action == "changeip":
             self._change_ip(connection)
         elif action == "reboot":
@@ -617,9 +391,9 @@ class IProxySim(ProviderSim):
         if connection.app_data is not None:
             connection.app_data["last_activity_at"] = self.now()
 
-    def _change_ip(self, connection: _Connection) -> None:
+    def _change_ip(self, connection: Connection) -> None:
         now = self.now()
-        history = self._ip_entries(connection, now - DAY, now)
+        history = statistics.ip_entries(self.salt, connection, now - DAY, now, now)
         current = history[-1]["ipv4"] if history else ""
         new_ip = current
         while new_ip == current:
@@ -632,7 +406,7 @@ class IProxySim(ProviderSim):
             status = self._status(connection)
             entry = {"connection_id": connection.id, "online_status": status}
             if status != "nodata":
-                entry["last_online_status_update"] = _iso(
+                entry["last_online_status_update"] = iso(
                     max(connection.status_at, connection.rebooting_until - REBOOT_SECONDS)
                 )
             entries.append(entry)
@@ -641,7 +415,7 @@ class IProxySim(ProviderSim):
     def _pin_code(self, request: Request, cid: str) -> Response:
         self._connection(cid)
         pincode = f"{self.rng.randrange(10**6):06d}"
-        return json_response({"pincode": pincode, "expires_at": _iso(self.now() + 600)})
+        return json_response({"pincode": pincode, "expires_at": iso(self.now() + 600)})
 
     def _connection_api_key(self, request: Request, cid: str) -> Response:
         self._connection(cid)
@@ -661,7 +435,7 @@ class IProxySim(ProviderSim):
             "ip": ip,
             "port": proxy["port"],
             "hostname": hostname,
-            "password_updated_at": _iso(proxy["password_updated_at"]),
+            "password_updated_at": iso(proxy["password_updated_at"]),
         }
         if proxy["auth"] is not None:
             data["auth"] = dict(proxy["auth"])
@@ -669,7 +443,7 @@ class IProxySim(ProviderSim):
             data["acl_inbound_policy"] = proxy["acl_inbound_policy"]
             data["acl_inbound_ips"] = list(proxy["acl_inbound_ips"])
         if proxy["expires_at"] is not None:
-            data["expires_at"] = _iso(proxy["expires_at"])
+            data["expires_at"] = iso(proxy["expires_at"])
         return data
 
     @staticmethod
@@ -755,7 +529,7 @@ class IProxySim(ProviderSim):
             "dns": list(ovpn["dns"]),
         }
         if expires_at is not None:
-            data["expires_at"] = _iso(expires_at)
+            data["expires_at"] = iso(expires_at)
         return data
 
     def _ovpn(self, cid: str, oid: str) -> dict[str, Any]:
@@ -815,60 +589,25 @@ class IProxySim(ProviderSim):
 
     # Statistics, derived from (salt, connection, hour) -------------------------------
 
-    def _hash(self, cid: str, hour: int, kind: str) -> int:
-        digest = hashlib.sha256(f"{self.salt}:{cid}:{hour}:{kind}".encode()).digest()
-        return int.from_bytes(digest[:8], "big")
-
-    def _range(self, request: Request, connection: _Connection) -> tuple[float, float, list[int]]:
+    def _range(self, request: Request, connection: Connection) -> tuple[float, float, list[int]]:
         """The requested range and the hour starts in it that the connection existed for, up to now."""
         start, end = request.args.get("from"), request.args.get("to")
         self._refuse(rules.check_time_range(start, end))
         low, high = parse_rfc3339(str(start)).timestamp(), parse_rfc3339(str(end)).timestamp()
-        first = int(max(low, connection.created_at) // HOUR) * HOUR
-        last = min(high, self.now())
-        return low, high, list(range(first, int(last) + 1, HOUR)) if first <= last else []
+        return low, high, statistics.hours_between(connection, low, high, self.now())
 
-    def _hour_status(self, connection: _Connection, hour: int) -> str | None:
-        """UP or DOWN for the hour, or None where there is no data."""
-        if hour + HOUR <= connection.created_at:
-            return None
-        if hour + HOUR > connection.status_at and connection.status in ("nodata", "offline"):
-            return None if connection.status == "nodata" else "DOWN"
-        odds = 2 if connection.status == "flapping" else 30
-        return "DOWN" if self._hash(connection.id, hour, "up") % odds == 0 else "UP"
+    def _ports(self, connection: Connection) -> list[int]:
+        return sorted(p["port"] for p in self.proxies.values() if p["connection_id"] == connection.id)
 
     def _uptime(self, request: Request, cid: str) -> Response:
         connection = self._connection(cid)
         _, _, hours = self._range(request, connection)
-        statuses = ((hour, self._hour_status(connection, hour)) for hour in hours)
-        return json_response({"uptime": [{"date": _iso(h), "status": s} for h, s in statuses if s is not None]})
-
-    def _port_hours(self, connection: _Connection, hours: list[int]) -> dict[int, list[tuple[int, int, int]]]:
-        """port -> [(hour, in_bytes, out_bytes)] for the connection's proxy ports."""
-        ports = sorted(p["port"] for p in self.proxies.values() if p["connection_id"] == connection.id)
-        table: dict[int, list[tuple[int, int, int]]] = {port: [] for port in ports}
-        for hour in hours:
-            if self._hour_status(connection, hour) != "UP":
-                continue
-            for port in ports:
-                value = self._hash(connection.id, hour, f"traffic:{port}")
-                in_bytes = value % 50_000_000
-                table[port].append((hour, in_bytes, in_bytes // (4 + value % 5)))
-        return table
+        return json_response({"uptime": statistics.uptime(self.salt, connection, hours)})
 
     def _traffic_by_hour_port(self, request: Request, cid: str) -> Response:
         connection = self._connection(cid)
         _, _, hours = self._range(request, connection)
-        stats = []
-        for port, points in self._port_hours(connection, hours).items():
-            stats.append(
-                {
-                    "port": str(port),
-                    "total_in_bytes": sum(p[1] for p in points),
-                    "total_out_bytes": sum(p[2] for p in points),
-                    "hourly_stats": [{"date": _iso(h), "in_bytes": i, "out_bytes": o} for h, i, o in points],
-                }
-            )
+        stats = statistics.traffic_by_hour_port(self.salt, connection, self._ports(connection), hours)
         return json_response({"port_stats": stats})
 
     def _traffic_by_day(self, request: Request, cid: str) -> Response:
@@ -878,47 +617,12 @@ class IProxySim(ProviderSim):
         zone: dt.tzinfo = dt.UTC
         if not rules.check_timezone(request.args.get("timezone", "")):
             zone = zoneinfo.ZoneInfo(request.args["timezone"])
-        days: dict[dt.date, list[int]] = {}
-        for hour in hours:
-            days.setdefault(dt.datetime.fromtimestamp(hour, tz=zone).date(), [0, 0])
-        for points in self._port_hours(connection, hours).values():
-            for hour, in_bytes, out_bytes in points:
-                totals = days[dt.datetime.fromtimestamp(hour, tz=zone).date()]
-                totals[0] += in_bytes
-                totals[1] += out_bytes
-        daily = []
-        for day, (in_bytes, out_bytes) in sorted(days.items()):
-            midnight = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
-            date = format_rfc3339(midnight) if zone is dt.UTC else midnight.isoformat()
-            daily.append({"date": date, "in_bytes": in_bytes, "out_bytes": out_bytes})
-        return json_response(
-            {
-                "total_in_bytes": sum(d["in_bytes"] for d in daily),
-                "total_out_bytes": sum(d["out_bytes"] for d in daily),
-                "daily_stats": daily,
-            }
-        )
-
-    def _ip_entries(self, connection: _Connection, low: float, high: float) -> list[dict[str, str]]:
-        """IP changes in [low, high]: derived ones (about one in four hours) plus those made by commands."""
-        now = self.now()
-        first = int(max(low, connection.created_at) // HOUR) * HOUR
-        moments: list[tuple[float, str, str]] = []
-        for hour in range(first, int(min(high, now)) + 1, HOUR):
-            value = self._hash(connection.id, hour, "ip")
-            moment = hour + value % HOUR
-            if value % 4 or not low <= moment <= min(high, now) or moment < connection.created_at:
-                continue
-            ipv4 = f"100.{64 + (value >> 8) % 64}.{(value >> 16) % 256}.{1 + (value >> 24) % 254}"
-            ipv6 = f"2a00:{(value >> 32) % 65536:x}::{(value >> 48) % 65536:x}" if value % 8 == 0 else ""
-            moments.append((moment, ipv4, ipv6))
-        moments += [(moment, ip, "") for moment, ip in connection.ip_changes if low <= moment <= high]
-        return [{"date": _iso(m), "ipv4": ipv4, "ipv6": ipv6} for m, ipv4, ipv6 in sorted(moments)]
+        return json_response(statistics.traffic_by_day(self.salt, connection, self._ports(connection), hours, zone))
 
     def _ip_history(self, request: Request, cid: str) -> Response:
         connection = self._connection(cid)
         low, high, _ = self._range(request, connection)
-        return json_response({"ip_history": self._ip_entries(connection, low, high)})
+        return json_response({"ip_history": statistics.ip_entries(self.salt, connection, low, high, self.now())})
 
     # Action links ----------------------------------------------------------------
 
@@ -929,7 +633,7 @@ class IProxySim(ProviderSim):
             "action": link["action"],
             "connection_id": link["connection_id"],
             "comment": link["comment"],
-            "created_at": _iso(link["created_at"]),
+            "created_at": iso(link["created_at"]),
         }
 
     def _create_link(self, request: Request, cid: str) -> Response:
