@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ops import audit
 from providers import registry
 from providers.registry import Credential
 
@@ -41,14 +42,6 @@ def hidden_upstream_keys() -> frozenset[str]:
     return keys
 
 
-def upstream_for_display(data: Any, hidden: frozenset[str] | None = None) -> Any:
+def upstream_for_display(data: Any) -> Any:
     """The mirrored upstream JSON with our own secrets (every integration's hidden keys) masked, at any depth."""
-    hidden = hidden_upstream_keys() if hidden is None else hidden
-    if isinstance(data, dict):
-        return {
-            key: HIDDEN if key in hidden and value else upstream_for_display(value, hidden)
-            for key, value in data.items()
-        }
-    if isinstance(data, list):
-        return [upstream_for_display(item, hidden) for item in data]
-    return data
+    return audit.redact(data, hide=hidden_upstream_keys().__contains__, placeholder=HIDDEN, keep_empty=True)

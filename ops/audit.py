@@ -11,15 +11,26 @@ SECRET_KEYS = ("password", "secret", "api_key", "apikey", "token_secret", "crede
 REDACTED = "[redacted]"
 
 
-def redact(data: Any) -> Any:
-    """A copy of `data` with every value under a secret-looking key replaced."""
+def is_secret_key(key: Any) -> bool:
+    """The one redaction policy: a key that looks like a secret (password, API key, token, link...)."""
+    return any(part in str(key).lower() for part in SECRET_KEYS)
+
+
+def redact(data: Any, *, hide: Any = is_secret_key, placeholder: str = REDACTED, keep_empty: bool = False) -> Any:
+    """A copy of `data` with the value under every key `hide` picks replaced, at any depth.
+
+    The audit log hides every secret-looking key; pages pass the exact keys of our own upstream
+    secrets (`keep_empty` leaves an empty value visible, so staff can tell "none" from "hidden").
+    """
     if isinstance(data, Mapping):
         return {
-            key: REDACTED if any(part in str(key).lower() for part in SECRET_KEYS) else redact(value)
+            key: placeholder
+            if hide(key) and (value or not keep_empty)
+            else redact(value, hide=hide, placeholder=placeholder, keep_empty=keep_empty)
             for key, value in data.items()
         }
     if isinstance(data, list | tuple):
-        return [redact(value) for value in data]
+        return [redact(value, hide=hide, placeholder=placeholder, keep_empty=keep_empty) for value in data]
     return data
 
 

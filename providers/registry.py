@@ -107,7 +107,10 @@ class Integration:
         raise NotImplementedError
 
     def details(self, resource: Any) -> Any:
-        """The mirrored upstream JSON of a resource as this integration's typed object."""
+        """The mirrored upstream JSON of a resource as this integration's typed object (None if unreadable).
+
+        Pages, forms and actions read these instead of the raw `resource.upstream` dict.
+        """
         return None
 
     # Pages -----------------------------------------------------------------------------------------

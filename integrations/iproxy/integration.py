@@ -7,6 +7,8 @@ from integrations.iproxy import mirror
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
 from inventory.presenters import dig
 from providers import registry
+from providers.http import errors
+from providers.http.parsing import Reader
 from providers.registry import CheckResult, Credential, ResourceKind
 
 
@@ -42,6 +44,13 @@ class IProxy(registry.Integration):
 
     def read(self, client, now):
         return mirror.read_rows(client, now)
+
+    def details(self, resource) -> iproxy.Connection | iproxy.ProxyAccess | None:
+        parse = iproxy.ProxyAccess if resource.kind == IPROXY_ACCESS else iproxy.Connection
+        try:
+            return parse.parse(Reader(resource.upstream, provider=iproxy.PROVIDER, operation="mirror"))
+        except errors.MalformedResponseError:
+            return None
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}

@@ -9,7 +9,6 @@ inline SVG (no script: the CSP allows none inline).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,25 +31,25 @@ CONNECTION = IPROXY_CONNECTION
 ACCESS = IPROXY_ACCESS
 
 
-def _attempt(request, call: Callable[[], Any], *, doing: str, customer: bool = False) -> Any | None:
-    """Run a service call; turn provider failures into a message (None) instead of a 500."""
-    try:
-        return call()
-    except errors.UnknownOutcomeError:
-        messages.warning(
-            request,
-            f"We could not confirm that {doing} worked: iProxy did not answer in time. "
-            + (
-                "Please check again in a few minutes before retrying."
-                if customer
-                else "The next sync shows the truth; check it before trying again."
-            ),
-        )
-    except (services.ChangeIpTooSoon, services.NotOnAPhone) as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        messages.error(request, f"iProxy refused to {doing}: {exc.message}")
-    return None
+def _unconfirmed(request, doing: str, *, customer: bool = False) -> None:
+    """The message for a call whose answer was lost: it may or may not have worked."""
+    messages.warning(
+        request,
+        f"We could not confirm that {doing} worked: iProxy did not answer in time. "
+        + (
+            "Please check again in a few minutes before retrying."
+            if customer
+            else "The next sync shows the truth; check it before trying again."
+        ),
+    )
+
+
+def _refused(request, doing: str, exc: errors.ProviderError) -> None:
+    messages.error(request, f"iProxy refused to {doing}: {exc.message}")
+
+
+def _form_errors(form) -> str:
+    return "; ".join(e for errs in form.errors.values() for e in errs)
 
 
 # Staff: a phone's page ---------------------------------------------------------------------------------
@@ -97,9 +96,8 @@ def connection_new(request, account_id: int):
     form = forms.ConnectionCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        resource = _attempt(
-            request,
-            lambda: services.connection_create(
+        try:
+            resource = services.connection_create(
                 account=account,
                 actor=request.user,
                 name=data["name"],
@@ -108,10 +106,12 @@ def connection_new(request, account_id: int):
                 city=form.body.get("city"),
                 server_id=form.body.get("server_id"),
                 prolongation_enabled=data["prolongation_enabled"] or None,
-            ),
-            doing="create the connection",
-        )
-        if resource is not None:
+            )
+        except errors.UnknownOutcomeError:
+            _unconfirmed(request, "create the connection")
+        except errors.ProviderError as exc:
+            _refused(request, "create the connection", exc)
+        else:
             messages.success(request, f"Connection {resource.label} created; set up the phone with the iProxy app.")
             return redirect("inventory:iproxy-connection", resource_id=resource.pk)
     return render(request, "iproxy/connection_new.html", {"form": form, "account": account})
@@ -125,11 +125,13 @@ def connection_settings(request, resource_id: int):
     if not form.is_valid():
         return _render_connection(request, connection, status=400, settings_form=form)
     changes = form.changes()
-    if _attempt(
-        request,
-        lambda: services.connection_settings_update(connection=connection, changes=changes, actor=request.user),
-        doing="change the settings",
-    ):
+    try:
+        services.connection_settings_update(connection=connection, changes=changes, actor=request.user)
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "change the settings")
+    except errors.ProviderError as exc:
+        _refused(request, "change the settings", exc)
+    else:
         messages.success(request, f"Saved: {', '.join(forms.SETTINGS_LABELS.get(k, k) for k in changes)}.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
@@ -142,45 +144,59 @@ def connection_prolongate(request, resource_id: int):
     if not form.is_valid():
         return _render_connection(request, connection, status=400, prolongate_form=form)
     days = form.cleaned_data["days"]
-    resource = _attempt(
-        request,
-        lambda: services.connection_prolongate(
-            connection=connection, days=days, coupon_code=form.cleaned_data["coupon_code"] or None, actor=request.user
-        ),
-        doing="prolongate the plan",
-    )
-    if resource is not None:
+    coupon_code = form.cleaned_data["coupon_code"] or None
+    try:
+        resource = services.connection_prolongate(
+            connection=connection, days=days, coupon_code=coupon_code, actor=request.user
+        )
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "prolongate the plan")
+    except errors.ProviderError as exc:
+        _refused(request, "prolongate the plan", exc)
+    else:
         until = timezone.localtime(resource.expires_at).strftime("%Y-%m-%d %H:%M") if resource.expires_at else "?"
         messages.success(request, f"Plan prolongated by {days} days; it now runs until {until}.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
 
-def _command_view(service: Callable[..., Resource], doing: str, done: str):
-    @staff_required
-    @require_POST
-    def view(request, resource_id: int):
-        connection = resource_for_staff(resource_id, kind=CONNECTION)
-        form = forms.CommandForm(request.POST)
-        if not form.is_valid():
-            # An unknown way to send it is refused, not replaced by the default: nothing is sent.
-            messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
-        elif _attempt(
-            request,
-            lambda: service(connection=connection, actor=request.user, via=form.cleaned_data["via"]),
-            doing=doing,
-        ):
-            messages.success(request, done)
+@staff_required
+@require_POST
+def connection_reboot(request, resource_id: int):
+    connection = resource_for_staff(resource_id, kind=CONNECTION)
+    form = forms.CommandForm(request.POST)
+    if not form.is_valid():
+        # An unknown way to send it is refused, not replaced by the default: nothing is sent.
+        messages.error(request, _form_errors(form))
         return redirect("inventory:iproxy-connection", resource_id=connection.pk)
+    try:
+        services.connection_reboot(connection=connection, actor=request.user, via=form.cleaned_data["via"])
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "reboot the phone")
+    except errors.ProviderError as exc:
+        _refused(request, "reboot the phone", exc)
+    else:
+        messages.success(request, "Reboot sent: the phone is back in about a minute.")
+    return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
-    return view
 
-
-connection_reboot = _command_view(
-    services.connection_reboot, "reboot the phone", "Reboot sent: the phone is back in about a minute."
-)
-connection_change_ip = _command_view(
-    services.connection_change_ip, "change the IP", "IP change sent: the phone gets a new IP in a few seconds."
-)
+@staff_required
+@require_POST
+def connection_change_ip(request, resource_id: int):
+    connection = resource_for_staff(resource_id, kind=CONNECTION)
+    form = forms.CommandForm(request.POST)
+    if not form.is_valid():
+        # An unknown way to send it is refused, not replaced by the default: nothing is sent.
+        messages.error(request, _form_errors(form))
+        return redirect("inventory:iproxy-connection", resource_id=connection.pk)
+    try:
+        services.connection_change_ip(connection=connection, actor=request.user, via=form.cleaned_data["via"])
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "change the IP")
+    except errors.ProviderError as exc:
+        _refused(request, "change the IP", exc)
+    else:
+        messages.success(request, "IP change sent: the phone gets a new IP in a few seconds.")
+    return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
 
 @staff_required
@@ -190,12 +206,13 @@ def access_create(request, resource_id: int):
     form = forms.AccessCreateForm(request.POST)
     if not form.is_valid():
         return _render_connection(request, connection, status=400, access_form=form)
-    resource = _attempt(
-        request,
-        lambda: services.access_create(connection=connection, actor=request.user, **form.service_kwargs()),
-        doing="open the proxy access",
-    )
-    if resource is not None:
+    try:
+        resource = services.access_create(connection=connection, actor=request.user, **form.service_kwargs())
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "open the proxy access")
+    except errors.ProviderError as exc:
+        _refused(request, "open the proxy access", exc)
+    else:
         messages.success(request, f"Proxy access {resource.label} is open and in stock.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
@@ -209,13 +226,17 @@ def access_update(request, resource_id: int):
     if not form.is_valid():
         if access.parent is not None:
             return _render_connection(request, access.parent, status=400, **{f"access_{access.pk}": form})
-        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, _form_errors(form))
         return back
-    if _attempt(
-        request,
-        lambda: services.access_update(access=access, actor=request.user, **form.changes()),
-        doing="change the proxy access",
-    ):
+    try:
+        services.access_update(access=access, actor=request.user, **form.changes())
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "change the proxy access")
+    except services.NotOnAPhone as exc:
+        messages.error(request, str(exc))
+    except errors.ProviderError as exc:
+        _refused(request, "change the proxy access", exc)
+    else:
         messages.success(request, f"Proxy access {access.label} saved.")
     return back
 
@@ -224,9 +245,15 @@ def access_update(request, resource_id: int):
 @require_POST
 def access_delete(request, resource_id: int):
     access = resource_for_staff(resource_id, kind=ACCESS)
-    if _attempt(
-        request, lambda: services.access_delete(access=access, actor=request.user), doing="close the proxy access"
-    ):
+    try:
+        services.access_delete(access=access, actor=request.user)
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "close the proxy access")
+    except services.NotOnAPhone as exc:
+        messages.error(request, str(exc))
+    except errors.ProviderError as exc:
+        _refused(request, "close the proxy access", exc)
+    else:
         messages.success(request, f"Proxy access {access.label} is closed.")
     return _back_for(access)
 
@@ -246,12 +273,16 @@ def portal_new_credentials(request, resource_id: int):
     access = resource_for_customer(request.user, resource_id, kind=ACCESS)
     if access.status == ResourceStatus.VANISHED:
         messages.error(request, "This proxy has ended.")
-    elif _attempt(
-        request,
-        lambda: services.access_new_credentials(access=access, actor=request.user),
-        doing="make new credentials",
-        customer=True,
-    ):
+        return redirect("portal:proxy-detail", resource_id=access.pk)
+    try:
+        services.access_new_credentials(access=access, actor=request.user)
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "make new credentials", customer=True)
+    except services.NotOnAPhone as exc:
+        messages.error(request, str(exc))
+    except errors.ProviderError as exc:
+        _refused(request, "make new credentials", exc)
+    else:
         messages.success(request, "Your new password is ready below; the old one no longer works.")
     return redirect("portal:proxy-detail", resource_id=access.pk)
 
@@ -262,12 +293,16 @@ def portal_change_ip(request, resource_id: int):
     access = resource_for_customer(request.user, resource_id, kind=ACCESS)
     if access.status == ResourceStatus.VANISHED:
         messages.error(request, "This proxy has ended.")
-    elif _attempt(
-        request,
-        lambda: services.access_change_ip(access=access, actor=request.user),
-        doing="change the IP",
-        customer=True,
-    ):
+        return redirect("portal:proxy-detail", resource_id=access.pk)
+    try:
+        services.access_change_ip(access=access, actor=request.user)
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "change the IP", customer=True)
+    except (services.ChangeIpTooSoon, services.NotOnAPhone) as exc:
+        messages.error(request, str(exc))
+    except errors.ProviderError as exc:
+        _refused(request, "change the IP", exc)
+    else:
         messages.success(request, "Your proxy is changing its IP now; it takes a few seconds.")
     return redirect("portal:proxy-detail", resource_id=access.pk)
 

@@ -218,6 +218,11 @@ def parse_plans(body: Any) -> list[Plan]:
     return [_plan(item) for item in _top(body, "plans").objects("plans")]
 
 
+def parse_subscription(data: Any, *, operation: str = "mirror") -> Subscription:
+    """One subscription object, e.g. as the mirror keeps it."""
+    return _subscription(Reader(data, provider=PROVIDER, operation=operation))
+
+
 def parse_subscriptions(body: Any) -> list[Subscription]:
     return [_subscription(item) for item in _top(body, "subscriptions").objects("subscriptions")]
 

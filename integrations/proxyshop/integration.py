@@ -8,6 +8,7 @@ from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN, SHOP_SUBSCRIPTIO
 from inventory.models import ResourceStatus
 from inventory.presenters import dig
 from providers import registry
+from providers.http import errors
 from providers.registry import CheckResult, Credential, ProductKind, ResourceKind
 
 PROTOCOL_LABELS = {"http": "HTTP", "socks5": "SOCKS5", "vless": "VLESS", "shadowsocks": "Shadowsocks"}
@@ -34,6 +35,12 @@ class ProxyShop(registry.Integration):
 
     def read(self, client, now):
         return mirror.read_rows(client, now)
+
+    def details(self, resource) -> proxyshop.Subscription | None:
+        try:
+            return proxyshop.parse_subscription(resource.upstream)
+        except errors.MalformedResponseError:
+            return None
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}

@@ -1,13 +1,10 @@
-"""Staff and portal actions on proxyshop resources (views stay thin: form -> service -> message).
+"""Staff and portal actions on proxyshop resources (each view reads: resource -> form -> action -> message).
 
 Staff and customers get the same four actions on a subscription: new credentials, rotation policy,
 rotate now and switch network. Rotating goes through us: the shop's rotate link is never shown.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -19,7 +16,6 @@ from integrations.proxyshop import actions as services
 from integrations.proxyshop.forms import RotationPolicyForm, SwitchNetworkForm
 from integrations.proxyshop.kinds import SHOP_SUBSCRIPTION
 from inventory.access import resource_for_customer, resource_for_staff
-from inventory.action_messages import perform
 from inventory.models import Resource
 from providers.http import errors
 
@@ -37,11 +33,10 @@ def _own_subscription(request, resource_id: int) -> Resource:
     return resource_for_customer(request.user, resource_id, kind=SHOP_SUBSCRIPTION)
 
 
-def _perform(request, call: Callable[[], Any], success: Callable[[Resource], str]) -> bool:
-    return perform(request, call, success, unknown_outcome=UNKNOWN_OUTCOME)
-
-
 # The flows, shared by staff and portal: `area` is "staff" or "portal" ---------------------------------
+#
+# Each one reads top to bottom: the resource (loaded by the view below) -> the form -> the action ->
+# a message -> back to the resource's page. A failure upstream becomes a message, never a 500.
 
 
 def _back(area: str, resource: Resource) -> str:
@@ -54,43 +49,53 @@ def _form_page(request, area: str, resource: Resource, form, title: str, submit:
     return render(request, f"{area}/actions/form.html", context)
 
 
+def _refused(request, exc: errors.ProviderError) -> None:
+    messages.error(request, f"The change was refused: {exc.message}")
+
+
 def _change_credentials(request, area: str, resource: Resource):
-    _perform(
-        request,
-        lambda: services.subscription_change_credentials(resource=resource, actor=request.user),
-        lambda _: "New credentials issued: the old password no longer works.",
-    )
+    try:
+        services.subscription_change_credentials(resource=resource, actor=request.user)
+    except errors.UnknownOutcomeError:
+        messages.warning(request, UNKNOWN_OUTCOME)
+    except errors.ProviderError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, "New credentials issued: the old password no longer works.")
     return redirect(_back(area, resource))
 
 
 def _set_rotation(request, area: str, resource: Resource):
     if request.method == "GET":
         form = RotationPolicyForm(initial={"rotation_policy": resource.upstream.get("rotationPolicy") or 0})
+        return _form_page(request, area, resource, form, "Auto-rotation", "Save")
+    form = RotationPolicyForm(request.POST)
+    if not form.is_valid():
+        return _form_page(request, area, resource, form, "Auto-rotation", "Save")
+    minutes = form.cleaned_data["rotation_policy"]
+    try:
+        services.subscription_set_rotation(resource=resource, actor=request.user, minutes=minutes)
+    except errors.UnknownOutcomeError:
+        messages.warning(request, UNKNOWN_OUTCOME)
+    except errors.ProviderError as exc:
+        _refused(request, exc)
     else:
-        form = RotationPolicyForm(request.POST)
-        if form.is_valid():
-            minutes = form.cleaned_data["rotation_policy"]
-            _perform(
-                request,
-                lambda: services.subscription_set_rotation(resource=resource, actor=request.user, minutes=minutes),
-                lambda _: f"The IP now rotates every {minutes} minutes." if minutes else "Auto-rotation is off.",
-            )
-            return redirect(_back(area, resource))
-    return _form_page(request, area, resource, form, "Auto-rotation", "Save")
-
-
-def _rotate_now(request, area: str, resource: Resource):
-    _perform(
-        request,
-        lambda: services.subscription_rotate_now(resource=resource, actor=request.user),
-        _rotated,
-    )
+        done = f"The IP now rotates every {minutes} minutes." if minutes else "Auto-rotation is off."
+        messages.success(request, done)
     return redirect(_back(area, resource))
 
 
-def _rotated(resource: Resource) -> str:
-    ip = resource.upstream.get("currentIp")
-    return f"The IP was changed: now {ip}." if ip else "The IP was changed."
+def _rotate_now(request, area: str, resource: Resource):
+    try:
+        rotated = services.subscription_rotate_now(resource=resource, actor=request.user)
+    except errors.UnknownOutcomeError:
+        messages.warning(request, UNKNOWN_OUTCOME)
+    except errors.ProviderError as exc:
+        _refused(request, exc)
+    else:
+        ip = rotated.upstream.get("currentIp")  # raw: Subscription has no current IP field
+        messages.success(request, f"The IP was changed: now {ip}." if ip else "The IP was changed.")
+    return redirect(_back(area, resource))
 
 
 def _switch_network(request, area: str, resource: Resource):
@@ -101,15 +106,19 @@ def _switch_network(request, area: str, resource: Resource):
         return redirect(_back(area, resource))
     choices = [(network.id, f"{network.network_label} ({network.country})") for network in networks]
     form = SwitchNetworkForm(request.POST if request.method == "POST" else None, networks=choices)
-    if request.method == "POST" and form.is_valid():
-        target = form.cleaned_data["target_network"]
-        _perform(
-            request,
-            lambda: services.subscription_switch_network(resource=resource, actor=request.user, target_network=target),
-            lambda done: f"Switched to {done.upstream.get('networkLabel', target)}; the IP has changed.",
-        )
-        return redirect(_back(area, resource))
-    return _form_page(request, area, resource, form, "Switch network", "Switch")
+    if request.method != "POST" or not form.is_valid():
+        return _form_page(request, area, resource, form, "Switch network", "Switch")
+    target = form.cleaned_data["target_network"]
+    try:
+        switched = services.subscription_switch_network(resource=resource, actor=request.user, target_network=target)
+    except errors.UnknownOutcomeError:
+        messages.warning(request, UNKNOWN_OUTCOME)
+    except errors.ProviderError as exc:
+        _refused(request, exc)
+    else:
+        label = switched.upstream.get("networkLabel", target)
+        messages.success(request, f"Switched to {label}; the IP has changed.")
+    return redirect(_back(area, resource))
 
 
 # Staff ------------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -46,19 +47,14 @@ def resi_token_modify(
     _refuse_unless_actionable(resource, RESI_TOKEN, allow_expired=True)
     changes = _present({"dataLimit": data_limit, "durationHours": duration_hours, "allowedPools": allowed_pools})
     client = _client(resource)
-    token = _attempt(
-        resource,
-        actor,
-        "inventory.resi_token.modify",
-        changes,
-        lambda: client.modify_resi_token(
+    with _recording_unknown_outcome(resource, actor, "inventory.resi_token.modify", changes):
+        token = client.modify_resi_token(
             resource.upstream_id,
             data_limit=data_limit,
             duration_hours=duration_hours,
             allowed_pools=allowed_pools,
             current_data_limit=resource.data_limit_bytes,
-        ),
-    )
+        )
     return _record(resource, actor, "inventory.resi_token.modify", changes, resi_token_row(token, timezone.now()))
 
 
@@ -88,20 +84,15 @@ def isp_token_modify(
         }
     )
     client = _client(resource)
-    token = _attempt(
-        resource,
-        actor,
-        "inventory.isp_token.modify",
-        changes,
-        lambda: client.modify_isp_token(
+    with _recording_unknown_outcome(resource, actor, "inventory.isp_token.modify", changes):
+        token = client.modify_isp_token(
             resource.upstream_id,
             auth_type=auth_type,
             authenticated_ips=authenticated_ips,
             proxy_type=proxy_type,
             username=username,
             password=password,
-        ),
-    )
+        )
     return _record(resource, actor, "inventory.isp_token.modify", changes, isp_token_row(token, timezone.now()))
 
 
@@ -145,10 +136,19 @@ def _audit_data(changes: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _attempt(resource: Resource, actor: User | None, action: str, changes: dict[str, Any], call: Callable[[], Any]):
-    return common.attempt_upstream(
-        resource=resource, actor=actor, action=action, data=_audit_data(changes), note=UNKNOWN_OUTCOME_NOTE, call=call
-    )
+@contextmanager
+def _recording_unknown_outcome(
+    resource: Resource, actor: User | None, action: str, changes: dict[str, Any]
+) -> Iterator[None]:
+    """Around the upstream call: a lost answer leaves an audit row `<action>_unknown`, then re-raises."""
+    with common.recording_unknown_outcome(
+        action=action,
+        actor=actor,
+        target=resource,
+        customer=resource.customer,
+        data={**_audit_data(changes), "outcome": "unknown", "note": UNKNOWN_OUTCOME_NOTE},
+    ):
+        yield
 
 
 @transaction.atomic

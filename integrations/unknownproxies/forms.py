@@ -1,8 +1,13 @@
 """Forms for Unknown Proxies token actions; every check is a rule from `integrations.unknownproxies.rules`.
 
 A form compares what was posted with the token as last mirrored and keeps only what differs, so a
-field left as it was is not sent upstream. `changes` (API field name -> value) is what the rules saw;
-`service_kwargs()` is the same, named as the service takes it.
+field left as it was is not sent upstream. `changes` is keyed by form field name, which is also the
+action's keyword and the client's: `action_kwargs()` hands them on unchanged. The API's own (camelCase)
+names appear only in `api_names`, to read the mirrored token and to build the body the rules check.
+
+Each field is checked by its own rule as it is cleaned; `clean()` then checks the request as a whole
+(`rules.modify_request`: a token, something to change). The whole-body rule (`rules.modify_*_token`) is
+left to the client, which runs it on everything it sends, so a form post runs it once, just before sending.
 """
 
 from __future__ import annotations
@@ -18,14 +23,10 @@ from providers.http.rules import RuleViolation
 GB = rules.GB
 
 
-def _as_errors(form: forms.Form, violations: list[RuleViolation], field_names: dict[str, str]) -> None:
-    """Put each rule's message on its form field (by API name), or above the form when it names none."""
+def _above_the_form(form: forms.Form, violations: list[RuleViolation]) -> None:
+    """Put a request-wide rule's messages above the fields, naming the field when the rule names one."""
     for violation in violations:
-        name = field_names.get(violation.field)
-        if name is None or name not in form.fields:
-            form.add_error(None, violation.message if not violation.field else str(violation))
-        elif name not in form.errors:
-            form.add_error(name, violation.message)
+        form.add_error(None, str(violation) if violation.field else violation.message)
 
 
 def _raise_first(violations: list[RuleViolation]) -> None:
@@ -34,10 +35,12 @@ def _raise_first(violations: list[RuleViolation]) -> None:
 
 
 class _TokenForm(forms.Form):
-    """Common to both token forms: the mirrored resource, and turning changes into service arguments."""
+    """Common to both token forms: the mirrored resource, and the changes as the action's keywords."""
 
-    # API field name -> form field name.
-    field_names: dict[str, str] = {}
+    # Form field name (= action and client keyword) -> the API's name for it.
+    api_names: dict[str, str] = {}
+    # What the provider lets a modify request change (API names), for `rules.modify_request`.
+    modifiable_fields: tuple[str, ...] = ()
 
     def __init__(self, *args: Any, resource: Resource, **kwargs: Any) -> None:
         self.resource = resource
@@ -45,8 +48,20 @@ class _TokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.changes: dict[str, Any] = {}
 
-    def service_kwargs(self) -> dict[str, Any]:
-        return {self.field_names[api]: value for api, value in self.changes.items()}
+    def action_kwargs(self) -> dict[str, Any]:
+        return dict(self.changes)
+
+    def _current(self, name: str, default: Any = None) -> Any:
+        """A field's value on the token as last mirrored (the mirror keeps the API's names)."""
+        return self.current.get(self.api_names[name], default)
+
+    def _body(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """The request body the provider's rules check: the token plus the changes, by API name."""
+        return {"token": self.resource.upstream_id, **{self.api_names[name]: v for name, v in changes.items()}}
+
+    def _check_request(self, changes: dict[str, Any]) -> None:
+        """The request as a whole (each field's value was checked as it was cleaned)."""
+        _above_the_form(self, rules.modify_request(self._body(changes), self.modifiable_fields))
 
     def _posted(self, name: str) -> bool:
         # Small forms on the detail page post only some fields: the absent ones are left alone.
@@ -56,7 +71,8 @@ class _TokenForm(forms.Form):
 class ResiTokenModifyForm(_TokenForm):
     """Staff: raise the data limit (whole GB), change the duration, choose the pools."""
 
-    field_names = {"dataLimit": "data_limit", "durationHours": "duration_hours", "allowedPools": "allowed_pools"}
+    api_names = {"data_limit": "dataLimit", "duration_hours": "durationHours", "allowed_pools": "allowedPools"}
+    modifiable_fields = rules.RESI_MODIFIABLE_FIELDS
 
     data_limit = forms.IntegerField(
         label="Data limit (GB)",
@@ -82,14 +98,14 @@ class ResiTokenModifyForm(_TokenForm):
         self.pool_ids = [pool_id for pool_id, _ in pools]
         self.fields["allowed_pools"].choices = pools
         if not self.is_bound:
-            limit = resource.data_limit_bytes or self.current.get("dataLimit")
+            limit = self.current_data_limit
             self.initial.setdefault("data_limit", limit // GB if limit else None)
-            self.initial.setdefault("duration_hours", self.current.get("durationHours"))
-            self.initial.setdefault("allowed_pools", list(self.current.get("allowedPools", [])))
+            self.initial.setdefault("duration_hours", self._current("duration_hours"))
+            self.initial.setdefault("allowed_pools", list(self._current("allowed_pools", [])))
 
     @property
     def current_data_limit(self) -> int | None:
-        return self.resource.data_limit_bytes or self.current.get("dataLimit")
+        return self.resource.data_limit_bytes or self._current("data_limit")
 
     def clean_data_limit(self) -> int | None:
         gigabytes = self.cleaned_data.get("data_limit")
@@ -116,16 +132,12 @@ class ResiTokenModifyForm(_TokenForm):
             return cleaned
         changes: dict[str, Any] = {}
         if cleaned.get("data_limit") is not None and cleaned["data_limit"] != self.current_data_limit:
-            changes["dataLimit"] = cleaned["data_limit"]
-        if cleaned.get("duration_hours") is not None and cleaned["duration_hours"] != self.current.get("durationHours"):
-            changes["durationHours"] = cleaned["duration_hours"]
-        if self._posted_pools() and set(cleaned["allowed_pools"]) != set(self.current.get("allowedPools", [])):
-            changes["allowedPools"] = cleaned["allowed_pools"]
-        body = {"token": self.resource.upstream_id, **changes}
-        violations = rules.modify_resi_token(
-            body, known_pools=self.pool_ids, current_data_limit=self.current_data_limit
-        )
-        _as_errors(self, violations, self.field_names)
+            changes["data_limit"] = cleaned["data_limit"]
+        if cleaned.get("duration_hours") is not None and cleaned["duration_hours"] != self._current("duration_hours"):
+            changes["duration_hours"] = cleaned["duration_hours"]
+        if self._posted_pools() and set(cleaned["allowed_pools"]) != set(self._current("allowed_pools", [])):
+            changes["allowed_pools"] = cleaned["allowed_pools"]
+        self._check_request(changes)
         self.changes = changes
         return cleaned
 
@@ -136,12 +148,13 @@ class ResiTokenModifyForm(_TokenForm):
 class IspTokenForm(_TokenForm):
     """Customer self-service on an ISP token: IP whitelist or user/pass, http/socks, a new password."""
 
-    field_names = {
-        "authType": "auth_type",
-        "authenticatedIps": "authenticated_ips",
-        "proxyType": "proxy_type",
+    api_names = {
+        "auth_type": "authType",
+        "authenticated_ips": "authenticatedIps",
+        "proxy_type": "proxyType",
         "password": "password",
     }
+    modifiable_fields = rules.ISP_MODIFIABLE_FIELDS
 
     auth_type = forms.ChoiceField(
         label="Authentication",
@@ -169,9 +182,9 @@ class IspTokenForm(_TokenForm):
     def __init__(self, *args: Any, resource: Resource, **kwargs: Any) -> None:
         super().__init__(*args, resource=resource, **kwargs)
         if not self.is_bound:
-            self.initial.setdefault("auth_type", self.current.get("authType"))
-            self.initial.setdefault("authenticated_ips", "\n".join(self.current.get("authenticatedIps", [])))
-            self.initial.setdefault("proxy_type", self.current.get("proxyType"))
+            self.initial.setdefault("auth_type", self._current("auth_type"))
+            self.initial.setdefault("authenticated_ips", "\n".join(self._current("authenticated_ips", [])))
+            self.initial.setdefault("proxy_type", self._current("proxy_type"))
 
     def clean_authenticated_ips(self) -> list[str]:
         lines = [line.strip() for line in self.cleaned_data.get("authenticated_ips", "").splitlines()]
@@ -190,27 +203,27 @@ class IspTokenForm(_TokenForm):
         if self.errors:
             return cleaned
         changes: dict[str, Any] = {}
-        for api, name in (("authType", "auth_type"), ("proxyType", "proxy_type")):
-            if self._posted(name) and cleaned.get(name) and cleaned[name] != self.current.get(api):
-                changes[api] = cleaned[name]
+        for name in ("auth_type", "proxy_type"):
+            if self._posted(name) and cleaned.get(name) and cleaned[name] != self._current(name):
+                changes[name] = cleaned[name]
         ips = cleaned.get("authenticated_ips", [])
-        if self._posted("authenticated_ips") and ips != list(self.current.get("authenticatedIps", [])):
-            changes["authenticatedIps"] = ips
-        for api, name in self._credentials():
-            if cleaned.get(name) and cleaned[name] != self.current.get(api):
-                changes[api] = cleaned[name]
-        _as_errors(self, rules.modify_isp_token({"token": self.resource.upstream_id, **changes}), self.field_names)
+        if self._posted("authenticated_ips") and ips != list(self._current("authenticated_ips", [])):
+            changes["authenticated_ips"] = ips
+        for name in self._credentials():
+            if cleaned.get(name) and cleaned[name] != self._current(name):
+                changes[name] = cleaned[name]
+        self._check_request(changes)
         self.changes = changes
         return cleaned
 
-    def _credentials(self) -> tuple[tuple[str, str], ...]:
-        return (("password", "password"),)
+    def _credentials(self) -> tuple[str, ...]:
+        return ("password",)
 
 
 class IspTokenModifyForm(IspTokenForm):
     """Staff: every field the provider lets us modify, the username too."""
 
-    field_names = {**IspTokenForm.field_names, "username": "username"}
+    api_names = {**IspTokenForm.api_names, "username": "username"}
 
     username = forms.CharField(
         label="Username",
@@ -222,7 +235,7 @@ class IspTokenModifyForm(IspTokenForm):
     def __init__(self, *args: Any, resource: Resource, **kwargs: Any) -> None:
         super().__init__(*args, resource=resource, **kwargs)
         if not self.is_bound:
-            self.initial.setdefault("username", self.current.get("username"))
+            self.initial.setdefault("username", self._current("username"))
 
     def clean_username(self) -> str:
         value = self.cleaned_data.get("username", "")
@@ -230,5 +243,5 @@ class IspTokenModifyForm(IspTokenForm):
             _raise_first(rules.isp_credential(value, "username"))
         return value
 
-    def _credentials(self) -> tuple[tuple[str, str], ...]:
-        return (("username", "username"), ("password", "password"))
+    def _credentials(self) -> tuple[str, ...]:
+        return ("username", "password")

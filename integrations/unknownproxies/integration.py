@@ -7,6 +7,7 @@ from integrations.unknownproxies import fulfilment, mirror
 from integrations.unknownproxies.kinds import ISP_TOKEN, RESI_GB, RESI_TOKEN, UNKNOWN_PROXIES
 from inventory.presenters import dig
 from providers import registry
+from providers.http import errors
 from providers.registry import CheckResult, Credential, ProductKind, ResourceKind
 
 # Residential traffic goes through the provider's gateway; the token's username/password select it.
@@ -33,6 +34,13 @@ class UnknownProxies(registry.Integration):
 
     def read(self, client, now):
         return mirror.read_rows(client, now)
+
+    def details(self, resource) -> unknownproxies.ResiToken | unknownproxies.IspToken | None:
+        parse = unknownproxies.ResiToken if resource.kind == RESI_TOKEN else unknownproxies.IspToken
+        try:
+            return parse.from_json(resource.upstream, operation="mirror")
+        except errors.MalformedResponseError:
+            return None
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}

@@ -149,9 +149,20 @@ def isp_token_modifiable(status: str) -> list[RuleViolation]:
 # Whole request bodies (API field names), as the client sends them and the sandbox receives them ----------
 
 
-def _nothing_to_change(fields: tuple[str, ...]) -> RuleViolation:
+def _changes_one_of(body: Mapping[str, Any], fields: tuple[str, ...]) -> list[RuleViolation]:
+    if any(name in body for name in fields):
+        return []
     # No field name: the whole request is at fault, so a form shows it above the fields.
-    return RuleViolation("", f"give at least one field to change: {', '.join(fields[:-1])} or {fields[-1]}")
+    return [RuleViolation("", f"give at least one field to change: {', '.join(fields[:-1])} or {fields[-1]}")]
+
+
+def modify_request(body: Mapping[str, Any], fields: tuple[str, ...]) -> list[RuleViolation]:
+    """A modify (PATCH) body as a whole: it names its token and changes at least one of `fields`.
+
+    The field values are not looked at: a form checks each with its own rule as it cleans that field,
+    then the request with this one. `modify_resi_token`/`modify_isp_token` check both, for the client.
+    """
+    return token(body.get("token")) + _changes_one_of(body, fields)
 
 
 def create_resi_token(body: Mapping[str, Any]) -> list[RuleViolation]:
@@ -173,8 +184,7 @@ def modify_resi_token(
     violations = token(body.get("token"))
     if "password" in body:
         violations.append(RuleViolation("password", "cannot be modified on a residential token"))
-    if not any(name in body for name in RESI_MODIFIABLE_FIELDS):
-        violations.append(_nothing_to_change(RESI_MODIFIABLE_FIELDS))
+    violations += _changes_one_of(body, RESI_MODIFIABLE_FIELDS)
     if "allowedPools" in body:
         violations += allowed_pools(body["allowedPools"], known_pools)
     if "dataLimit" in body:
@@ -198,9 +208,7 @@ def create_isp_token(body: Mapping[str, Any]) -> list[RuleViolation]:
 
 def modify_isp_token(body: Mapping[str, Any]) -> list[RuleViolation]:
     """PATCH /isp/token: token plus at least one of authType, authenticatedIps, proxyType, username, password."""
-    violations = token(body.get("token"))
-    if not any(name in body for name in ISP_MODIFIABLE_FIELDS):
-        violations.append(_nothing_to_change(ISP_MODIFIABLE_FIELDS))
+    violations = modify_request(body, ISP_MODIFIABLE_FIELDS)
     if "authType" in body:
         violations += auth_type(body["authType"])
     if "authenticatedIps" in body:

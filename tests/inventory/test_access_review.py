@@ -514,12 +514,12 @@ def test_the_error_table_names_every_provider_error():
     assert _every_subclass(errors.ProviderError) - {errors.ProviderError} == set(PROVIDER_ERRORS)
 
 
-# (url, payload, the service function the view calls) for one action per view module and area.
+# (url, payload, what to make fail: a module's client, or one upstream step) for one action per view module and area.
 ACTIONS = [
-    ("inventory", "up-isp-modify", ISP, {"proxy_type": "socks"}, "integrations.unknownproxies.actions._attempt"),
-    ("portal", "up-isp-settings", ISP, {"proxy_type": "socks"}, "integrations.unknownproxies.actions._attempt"),
-    ("inventory", "shop-credentials", SHOP, {}, "integrations.proxyshop.actions._attempt"),
-    ("portal", "shop-rotation", SHOP, {"rotation_policy": "5"}, "integrations.proxyshop.actions._attempt"),
+    ("inventory", "up-isp-modify", ISP, {"proxy_type": "socks"}, "integrations.unknownproxies.actions._client"),
+    ("portal", "up-isp-settings", ISP, {"proxy_type": "socks"}, "integrations.unknownproxies.actions._client"),
+    ("inventory", "shop-credentials", SHOP, {}, "integrations.proxyshop.actions._client"),
+    ("portal", "shop-rotation", SHOP, {"rotation_policy": "5"}, "integrations.proxyshop.actions._client"),
     ("inventory", "iproxy-connection-reboot", PHONE, {}, "integrations.iproxy.actions._send"),
     ("portal", "iproxy-access-change-ip", ACCESS, {}, "integrations.iproxy.actions._send"),
 ]
@@ -535,8 +535,8 @@ def test_it_turns_every_provider_error_into_a_message(
     def fail(*args, **kwargs):
         raise error("the upstream said no", provider="test", operation="test")
 
-    if target.endswith("._attempt"):
-        monkeypatch.setattr(target.rsplit(".", 1)[0] + "._client", lambda resource: _Failing(fail))
+    if target.endswith("._client"):  # the whole client fails: every upstream call the action makes
+        monkeypatch.setattr(target, lambda resource: _Failing(fail))
     else:
         monkeypatch.setattr(target, fail)
     resource = cast.phone if kind == PHONE else cast.alice[kind]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import html
+import sys
 
 import pytest
 
+from integrations.unknownproxies import client as client_module
+from integrations.unknownproxies import rules
+from integrations.unknownproxies import sandbox as sandbox_module
 from integrations.unknownproxies.kinds import UNKNOWN_PROXIES
 from inventory.models import Resource, ResourceStatus
 from inventory.sync import sync_account
@@ -190,6 +194,28 @@ def test_it_accepts_four_ips_and_twelve_character_credentials(client, owner, acc
     )
     upstream = client_for_account(account).get_isp_token("ispActive001")
     assert len(upstream.authenticated_ips) == 4 and upstream.username == "abcdefghijkl" and upstream.password == "abcd"
+
+
+@pytest.mark.parametrize(
+    ("user", "url"),
+    [("owner", "/staff/inventory/{pk}/unknownproxies/isp/modify/"), ("alice", "/portal/proxies/{pk}/isp/settings/")],
+)
+def test_a_form_post_runs_the_isp_modify_rule_once_before_sending(request, db, client, account, monkeypatch, user, url):
+    user = request.getfixturevalue(user)
+    isp = token(account, "ispActive001", getattr(user, "customer", None))
+    callers = []
+    checked = rules.modify_isp_token
+
+    def spy(body):
+        callers.append(sys._getframe(1).f_globals["__name__"])
+        return checked(body)
+
+    monkeypatch.setattr(rules, "modify_isp_token", spy)
+    client.force_login(user)
+    response = client.post(url.format(pk=isp.pk), {"proxy_type": "socks", "password": "Secret99"}, follow=True)
+    assert "Saved: protocol, password." in page(response)
+    # The form checked each field and the request; the client ran the whole-body rule (the sandbox is upstream).
+    assert [name for name in callers if name != sandbox_module.__name__] == [client_module.__name__]
 
 
 def test_it_shows_the_upstream_message_when_the_isp_token_is_still_processing(client, owner, account, sandbox):

@@ -239,6 +239,38 @@ def test_it_checks_an_isp_modify_body(body, expected):
     assert messages(rules.modify_isp_token(body)) == expected
 
 
+@pytest.mark.parametrize(
+    ("body", "fields", "expected"),
+    [
+        ({"token": "t", "proxyType": "socks"}, rules.ISP_MODIFIABLE_FIELDS, []),
+        # The values are the field rules' business, not the request's.
+        ({"token": "t", "username": "ab"}, rules.ISP_MODIFIABLE_FIELDS, []),
+        ({"token": "t", "dataLimit": 1}, rules.RESI_MODIFIABLE_FIELDS, []),
+        (
+            {"token": "t"},
+            rules.ISP_MODIFIABLE_FIELDS,
+            ["give at least one field to change: authType, authenticatedIps, proxyType, username or password"],
+        ),
+        (
+            {"token": "t", "proxyType": "socks"},
+            rules.RESI_MODIFIABLE_FIELDS,
+            ["give at least one field to change: allowedPools, dataLimit or durationHours"],
+        ),
+        ({"token": "", "proxyType": "socks"}, rules.ISP_MODIFIABLE_FIELDS, ["token: is required"]),
+    ],
+)
+def test_it_checks_a_modify_request_as_a_whole(body, fields, expected):
+    assert messages(rules.modify_request(body, fields)) == expected
+
+
+@pytest.mark.parametrize("body", [{}, {"token": "t"}, {"token": "t", "authType": "key", "password": "ab"}])
+def test_the_isp_modify_rule_starts_with_the_request_rule(body):
+    whole = rules.modify_isp_token(body)
+    assert whole[: len(rules.modify_request(body, rules.ISP_MODIFIABLE_FIELDS))] == rules.modify_request(
+        body, rules.ISP_MODIFIABLE_FIELDS
+    )
+
+
 # Expiry arithmetic ----------------------------------------------------------------------------
 
 
