@@ -81,6 +81,23 @@ def mirror_row(account: Any, row: Row, *, now: dt.datetime, parent: Resource | N
     return resource
 
 
+# What an action's answer sets on an existing row; the usage figures only for kinds that have them.
+MIRRORED_FIELDS = ["label", "status", "expires_at", "upstream", "last_synced_at"]
+USAGE_FIELDS = ["data_used_bytes", "data_limit_bytes"]
+
+
+def apply_row(resource: Resource, row: Row, *, now: dt.datetime, usage: bool) -> list[str]:
+    """Set a mapped row on a resource an action holds, unsaved; returns the fields to save with it.
+
+    For an answer about one resource already in the mirror (its parent, customer and first sighting stay).
+    """
+    fields = [*MIRRORED_FIELDS, *USAGE_FIELDS] if usage else list(MIRRORED_FIELDS)
+    columns = row.columns(now)
+    for name in fields:
+        setattr(resource, name, columns[name])
+    return fields
+
+
 def mark_vanished(resources, *, now: dt.datetime) -> int:
     """Mark resources gone upstream (a sync that no longer lists them, or a 404 on a read of one)."""
     return resources.filter(vanished_at__isnull=True).update(status=ResourceStatus.VANISHED, vanished_at=now)

@@ -1,21 +1,15 @@
-"""Steps shared by the provider action services: auditing a lost answer, and mirroring an answer on the local row."""
+"""The one unknown-outcome helper: auditing an upstream call whose answer was lost."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from accounts.models import User
-from inventory.mirror import Row
 from inventory.models import Resource
 from ops import audit
 from providers.http import errors
-
-# What a mirrored answer sets on the local row; the usage figures only for kinds that have them.
-MIRRORED_FIELDS = ["label", "status", "expires_at", "upstream", "last_synced_at"]
-USAGE_FIELDS = ["data_used_bytes", "data_limit_bytes"]
 
 
 @contextmanager
@@ -45,12 +39,3 @@ def attempt_upstream(
         data={**data, "outcome": "unknown", "note": note},
     ):
         return call()
-
-
-def apply_row(resource: Resource, row: Row, *, now: dt.datetime, usage: bool) -> list[str]:
-    """Set a mapped row (the sync's own mapping) on the resource, unsaved; returns the fields to save."""
-    fields = [*MIRRORED_FIELDS, *USAGE_FIELDS] if usage else list(MIRRORED_FIELDS)
-    columns = row.columns(now)
-    for name in fields:
-        setattr(resource, name, columns[name])
-    return fields

@@ -162,40 +162,38 @@ def connection_prolongate(request, resource_id: int):
 @staff_required
 @require_POST
 def connection_reboot(request, resource_id: int):
-    connection = resource_for_staff(resource_id, kind=CONNECTION)
-    form = forms.CommandForm(request.POST)
-    if not form.is_valid():
-        # An unknown way to send it is refused, not replaced by the default: nothing is sent.
-        messages.error(request, _form_errors(form))
-        return redirect("inventory:iproxy-connection", resource_id=connection.pk)
-    try:
-        services.connection_reboot(connection=connection, actor=request.user, via=form.cleaned_data["via"])
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "reboot the phone")
-    except errors.ProviderError as exc:
-        _refused(request, "reboot the phone", exc)
-    else:
-        messages.success(request, "Reboot sent: the phone is back in about a minute.")
-    return redirect("inventory:iproxy-connection", resource_id=connection.pk)
+    return _phone_command(request, resource_id, reboot=True)
 
 
 @staff_required
 @require_POST
 def connection_change_ip(request, resource_id: int):
+    return _phone_command(request, resource_id, reboot=False)
+
+
+def _phone_command(request, resource_id: int, *, reboot: bool):
+    """Reboot or change IP: the same form and outcome messages, one action each."""
     connection = resource_for_staff(resource_id, kind=CONNECTION)
     form = forms.CommandForm(request.POST)
     if not form.is_valid():
         # An unknown way to send it is refused, not replaced by the default: nothing is sent.
         messages.error(request, _form_errors(form))
         return redirect("inventory:iproxy-connection", resource_id=connection.pk)
+    doing = "reboot the phone" if reboot else "change the IP"
     try:
-        services.connection_change_ip(connection=connection, actor=request.user, via=form.cleaned_data["via"])
+        if reboot:
+            services.connection_reboot(connection=connection, actor=request.user, via=form.cleaned_data["via"])
+        else:
+            services.connection_change_ip(connection=connection, actor=request.user, via=form.cleaned_data["via"])
     except errors.UnknownOutcomeError:
-        _unconfirmed(request, "change the IP")
+        _unconfirmed(request, doing)
     except errors.ProviderError as exc:
-        _refused(request, "change the IP", exc)
+        _refused(request, doing, exc)
     else:
-        messages.success(request, "IP change sent: the phone gets a new IP in a few seconds.")
+        if reboot:
+            messages.success(request, "Reboot sent: the phone is back in about a minute.")
+        else:
+            messages.success(request, "IP change sent: the phone gets a new IP in a few seconds.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
 

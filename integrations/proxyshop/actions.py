@@ -17,6 +17,7 @@ from accounts.models import User
 from integrations.proxyshop import client as proxyshop
 from integrations.proxyshop.kinds import SHOP_SUBSCRIPTION
 from integrations.proxyshop.mirror import shop_subscription_row
+from inventory import mirror
 from inventory import outcomes as common
 from inventory.models import Resource, ResourceStatus
 from ops import audit
@@ -156,11 +157,11 @@ def _refresh(resource: Resource, client: proxyshop.Client) -> None:
 
 def _mirror(resource: Resource, subscription: proxyshop.Subscription) -> None:
     now = timezone.now()
-    common.apply_row(resource, shop_subscription_row(subscription, now), now=now, usage=False)
+    mirror.apply_row(resource, shop_subscription_row(subscription, now), now=now, usage=False)
 
 
 @transaction.atomic
 def _audited(resource: Resource, actor: User | None, action: str, data: dict[str, Any]) -> Resource:
-    resource.save(update_fields=common.MIRRORED_FIELDS)
+    resource.save(update_fields=mirror.MIRRORED_FIELDS)
     audit.record(action=action, actor=actor, target=resource, customer=resource.customer, data=data)
     return resource

@@ -13,6 +13,7 @@ from accounts.models import User
 from integrations.unknownproxies import client as unknownproxies
 from integrations.unknownproxies.kinds import ISP_TOKEN, RESI_TOKEN
 from integrations.unknownproxies.mirror import isp_token_row, resi_token_row
+from inventory import mirror
 from inventory import outcomes as common
 from inventory.mirror import Row
 from inventory.models import Resource, ResourceStatus
@@ -154,6 +155,6 @@ def _recording_unknown_outcome(
 @transaction.atomic
 def _record(resource: Resource, actor: User | None, action: str, changes: dict[str, Any], row: Row) -> Resource:
     """Mirror the provider's answer on the local row (the way a sync would) and write the audit row."""
-    resource.save(update_fields=common.apply_row(resource, row, now=timezone.now(), usage=True))
+    resource.save(update_fields=mirror.apply_row(resource, row, now=timezone.now(), usage=True))
     audit.record(action=action, actor=actor, target=resource, customer=resource.customer, data=_audit_data(changes))
     return resource

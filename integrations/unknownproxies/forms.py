@@ -59,6 +59,19 @@ class _TokenForm(forms.Form):
         """The request body the provider's rules check: the token plus the changes, by API name."""
         return {"token": self.resource.upstream_id, **{self.api_names[name]: v for name, v in changes.items()}}
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        changes = self._changes(cleaned)
+        self._check_request(changes)
+        self.changes = changes
+        return cleaned
+
+    def _changes(self, cleaned: dict[str, Any]) -> dict[str, Any]:
+        """Field name -> new value, for the fields that differ from the mirror (what will be sent)."""
+        raise NotImplementedError
+
     def _check_request(self, changes: dict[str, Any]) -> None:
         """The request as a whole (each field's value was checked as it was cleaned)."""
         _above_the_form(self, rules.modify_request(self._body(changes), self.modifiable_fields))
@@ -126,10 +139,7 @@ class ResiTokenModifyForm(_TokenForm):
         _raise_first(rules.allowed_pools(value, self.pool_ids))
         return value
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
+    def _changes(self, cleaned: dict[str, Any]) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         if cleaned.get("data_limit") is not None and cleaned["data_limit"] != self.current_data_limit:
             changes["data_limit"] = cleaned["data_limit"]
@@ -137,9 +147,7 @@ class ResiTokenModifyForm(_TokenForm):
             changes["duration_hours"] = cleaned["duration_hours"]
         if self._posted_pools() and set(cleaned["allowed_pools"]) != set(self._current("allowed_pools", [])):
             changes["allowed_pools"] = cleaned["allowed_pools"]
-        self._check_request(changes)
-        self.changes = changes
-        return cleaned
+        return changes
 
     def _posted_pools(self) -> bool:
         return self._posted("allowed_pools") or self._posted("allowed_pools_shown")
@@ -198,10 +206,7 @@ class IspTokenForm(_TokenForm):
             _raise_first(rules.isp_credential(value, "password"))
         return value
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
+    def _changes(self, cleaned: dict[str, Any]) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         for name in ("auth_type", "proxy_type"):
             if self._posted(name) and cleaned.get(name) and cleaned[name] != self._current(name):
@@ -212,9 +217,7 @@ class IspTokenForm(_TokenForm):
         for name in self._credentials():
             if cleaned.get(name) and cleaned[name] != self._current(name):
                 changes[name] = cleaned[name]
-        self._check_request(changes)
-        self.changes = changes
-        return cleaned
+        return changes
 
     def _credentials(self) -> tuple[str, ...]:
         return ("password",)

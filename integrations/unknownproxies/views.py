@@ -91,17 +91,7 @@ def staff_isp_modify(request, resource_id: int):
     resource = resource_for_staff(resource_id, kind=ISP_TOKEN)
     back = reverse("inventory:resource-detail", args=[resource.pk])
     form = IspTokenModifyForm(request.POST if request.method == "POST" else None, resource=resource)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.isp_token_modify(resource=resource, actor=request.user, **form.action_kwargs())
-        except errors.ProviderError as exc:
-            _report_failure(request, exc)
-        else:
-            messages.success(request, _saved(form.changes))
-        return redirect(back)
-    return _form_page(
-        request, "staff/actions/form.html", resource=resource, form=form, title="Modify ISP token", back=back
-    )
+    return _isp_modify(request, resource, form, "staff/actions/form.html", title="Modify ISP token", back=back)
 
 
 # Portal -----------------------------------------------------------------------------------------------
@@ -113,6 +103,11 @@ def portal_isp_settings(request, resource_id: int):
     resource = resource_for_customer(request.user, resource_id, kind=ISP_TOKEN)
     back = reverse("portal:proxy-detail", args=[resource.pk])
     form = IspTokenForm(request.POST if request.method == "POST" else None, resource=resource)
+    return _isp_modify(request, resource, form, "portal/actions/form.html", title="Proxy settings", back=back)
+
+
+def _isp_modify(request, resource, form, template: str, *, title: str, back: str):
+    """Staff and portal ISP settings: the same route, with the staff or the customer form."""
     if request.method == "POST" and form.is_valid():
         try:
             actions.isp_token_modify(resource=resource, actor=request.user, **form.action_kwargs())
@@ -121,6 +116,4 @@ def portal_isp_settings(request, resource_id: int):
         else:
             messages.success(request, _saved(form.changes))
         return redirect(back)
-    return _form_page(
-        request, "portal/actions/form.html", resource=resource, form=form, title="Proxy settings", back=back
-    )
+    return _form_page(request, template, resource=resource, form=form, title=title, back=back)
