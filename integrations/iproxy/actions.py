@@ -426,8 +426,9 @@ def _parent(access: Resource) -> Resource:
 
 def access_new_credentials(*, access: Resource, actor: User | None) -> Resource:
     """Replace the access's password with a new random one (the login stays); the old one stops working."""
-    login = ((access.upstream or {}).get("auth") or {}).get("login")
-    if not login or access.upstream.get("auth_type") != "userpass":
+    current = access.details
+    login = current.auth.login if current is not None and current.auth is not None else None
+    if not login or current.auth_type != "userpass":
         raise errors.InvalidRequestError(
             "this proxy is reached by IP address, not with a login and password",
             provider=iproxy.PROVIDER,

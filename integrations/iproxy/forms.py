@@ -16,7 +16,7 @@ from django import forms
 
 from integrations.iproxy import actions as services
 from integrations.iproxy import rules
-from integrations.iproxy.client import CLEAR
+from integrations.iproxy.client import CLEAR, ProxyAccess
 from providers.http.parsing import format_rfc3339
 from providers.http.rules import RuleViolation
 
@@ -288,13 +288,17 @@ class AccessUpdateForm(forms.Form):
     )
     description = forms.CharField(required=False, max_length=rules.TEXT_MAX)
 
-    def __init__(self, *args: Any, current: Mapping[str, Any], expires_at=None, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", f"access-{current.get('id', '')}")
+    def __init__(self, *args: Any, current: ProxyAccess | None, expires_at=None, **kwargs: Any) -> None:
+        # `current` is the access as last mirrored, typed (`Resource.details`); None when it cannot be read.
+        kwargs.setdefault("prefix", f"access-{current.id if current is not None else ''}")
         super().__init__(*args, **kwargs)
         self.current = current
         self.fields["expires_at"].initial = expires_at
-        self.fields["acl_inbound_ips"].initial = ", ".join(current.get("acl_inbound_ips") or [])
-        self.fields["description"].initial = current.get("description", "")
+        self.fields["acl_inbound_ips"].initial = ", ".join(self._current_ips())
+        self.fields["description"].initial = current.description if current is not None else ""
+
+    def _current_ips(self) -> list[str]:
+        return list(self.current.acl_inbound_ips) if self.current is not None else []
 
     def _posted(self, name: str) -> bool:
         return self.add_prefix(name) in self.data
@@ -311,15 +315,16 @@ class AccessUpdateForm(forms.Form):
             changes["expires_at"] = data["expires_at"]
             wire["expires_at"] = format_rfc3339(data["expires_at"])
         if data.get("login") or data.get("password"):
-            login = data.get("login") or (self.current.get("auth") or {}).get("login")
+            login = data.get("login") or (self.current.auth.login if self.current and self.current.auth else None)
             changes["login"], changes["password"] = login, data.get("password") or None
             wire["auth"] = {"login": login, "password": changes["password"]}
         ips = split_list(data.get("acl_inbound_ips", ""))
-        if self._posted("acl_inbound_ips") and ips != list(self.current.get("acl_inbound_ips") or []):
+        if self._posted("acl_inbound_ips") and ips != self._current_ips():
             changes["acl_inbound_ips"] = wire["acl_inbound_ips"] = ips
-        if self._posted("description") and data.get("description", "") != self.current.get("description", ""):
+        description = self.current.description if self.current is not None else ""
+        if self._posted("description") and data.get("description", "") != description:
             changes["description"] = wire["description"] = data.get("description", "")
-        auth_type = self.current.get("auth_type")
+        auth_type = self.current.auth_type if self.current is not None else None
         # The access's own auth type rides along only for the check: a noauth access takes no credentials.
         check = {**wire, "auth_type": auth_type} if "auth" in wire and auth_type else wire
         violations = rules.check_proxy_access_update(check)

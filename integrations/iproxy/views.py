@@ -62,16 +62,16 @@ def _render_connection(request, connection: Resource, status: int = 200, **bound
     for child in children:
         form = bound.get(f"access_{child.pk}")
         if form is None and child.status != ResourceStatus.VANISHED:
-            form = forms.AccessUpdateForm(current=child.upstream or {}, expires_at=child.expires_at)
+            form = forms.AccessUpdateForm(current=child.details, expires_at=child.expires_at)
         accesses.append((child, form))
-    plan = (upstream.get("plan_info") or {}).get("active_plan")
+    phone = connection.details
     return render(
         request,
         "iproxy/connection.html",
         {
             "resource": connection,
-            "upstream": upstream,
-            "plan": plan,
+            "phone": phone,
+            "plan": phone.active_plan if phone is not None else None,
             "online_status": upstream.get("online_status", "unknown"),
             "settings_form": bound.get("settings_form")
             or forms.ConnectionSettingsForm(current=upstream.get("settings") or {}),
@@ -220,7 +220,7 @@ def access_create(request, resource_id: int):
 def access_update(request, resource_id: int):
     access = resource_for_staff(resource_id, kind=ACCESS)
     back = _back_for(access)
-    form = forms.AccessUpdateForm(request.POST, current=access.upstream or {}, expires_at=access.expires_at)
+    form = forms.AccessUpdateForm(request.POST, current=access.details, expires_at=access.expires_at)
     if not form.is_valid():
         if access.parent is not None:
             return _render_connection(request, access.parent, status=400, **{f"access_{access.pk}": form})

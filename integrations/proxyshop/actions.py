@@ -90,7 +90,8 @@ def subscription_switch_network(*, resource: Resource, actor: User | None, targe
     _refuse_unless_actionable(resource, "switch-network")
     client = _client(resource)
     action = "inventory.shop_subscription.switch_network"
-    data = {"target_network": target_network, "from": resource.upstream.get("networkLabel", "")}
+    current = resource.details
+    data = {"target_network": target_network, "from": current.network_label if current is not None else ""}
     subscription = _attempt(
         resource, actor, action, data, lambda: client.switch_network(resource.upstream_id, target_network)
     )

@@ -67,7 +67,8 @@ def _change_credentials(request, area: str, resource: Resource):
 
 def _set_rotation(request, area: str, resource: Resource):
     if request.method == "GET":
-        form = RotationPolicyForm(initial={"rotation_policy": resource.upstream.get("rotationPolicy") or 0})
+        subscription = resource.details
+        form = RotationPolicyForm(initial={"rotation_policy": (subscription and subscription.rotation_policy) or 0})
         return _form_page(request, area, resource, form, "Auto-rotation", "Save")
     form = RotationPolicyForm(request.POST)
     if not form.is_valid():
@@ -116,7 +117,8 @@ def _switch_network(request, area: str, resource: Resource):
     except errors.ProviderError as exc:
         _refused(request, exc)
     else:
-        label = switched.upstream.get("networkLabel", target)
+        subscription = switched.details
+        label = subscription.network_label if subscription is not None else target
         messages.success(request, f"Switched to {label}; the IP has changed.")
     return redirect(_back(area, resource))
 

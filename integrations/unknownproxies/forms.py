@@ -2,8 +2,9 @@
 
 A form compares what was posted with the token as last mirrored and keeps only what differs, so a
 field left as it was is not sent upstream. `changes` is keyed by form field name, which is also the
-action's keyword and the client's: `action_kwargs()` hands them on unchanged. The API's own (camelCase)
-names appear only in `api_names`, to read the mirrored token and to build the body the rules check.
+action's keyword and the client's: `action_kwargs()` hands them on unchanged. The mirrored token is read
+through `resource.details` (its typed object, whose attributes carry the same names); the API's own
+(camelCase) names appear only in `api_names`, to build the body the rules check.
 
 Each field is checked by its own rule as it is cleaned; `clean()` then checks the request as a whole
 (`rules.modify_request`: a token, something to change). The whole-body rule (`rules.modify_*_token`) is
@@ -44,7 +45,8 @@ class _TokenForm(forms.Form):
 
     def __init__(self, *args: Any, resource: Resource, **kwargs: Any) -> None:
         self.resource = resource
-        self.current: dict[str, Any] = resource.upstream or {}
+        # The token as last mirrored, typed; None when the mirrored JSON cannot be read (nothing is known).
+        self.current = resource.details
         super().__init__(*args, **kwargs)
         self.changes: dict[str, Any] = {}
 
@@ -52,8 +54,8 @@ class _TokenForm(forms.Form):
         return dict(self.changes)
 
     def _current(self, name: str, default: Any = None) -> Any:
-        """A field's value on the token as last mirrored (the mirror keeps the API's names)."""
-        return self.current.get(self.api_names[name], default)
+        """A field's value on the token as last mirrored (the typed token's attribute of the same name)."""
+        return getattr(self.current, name, default)
 
     def _body(self, changes: dict[str, Any]) -> dict[str, Any]:
         """The request body the provider's rules check: the token plus the changes, by API name."""

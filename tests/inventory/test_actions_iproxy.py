@@ -466,7 +466,7 @@ def test_it_sends_nothing_when_forms_are_posted_unchanged(client, support, phone
     settings_form = ConnectionSettingsForm(current=phone.upstream["settings"])
     response = client.post(f"{STAFF}/connections/{phone.pk}/settings/", _as_posted(settings_form))
     assert response.status_code == 400 and "send at least one setting to change" in response.content.decode()
-    access_form = AccessUpdateForm(current=backup.upstream, expires_at=backup.expires_at)
+    access_form = AccessUpdateForm(current=backup.details, expires_at=backup.expires_at)
     response = client.post(f"{STAFF}/accesses/{backup.pk}/update/", _as_posted(access_form))
     assert response.status_code == 400 and "send at least one field to change" in response.content.decode()
     assert sandbox.calls("POST") == []
