@@ -392,24 +392,11 @@ def test_the_pin_code_example_parses():
 
 
 def test_the_proxy_access_examples_parse():
-    created = read(
-        iproxy.ProxyAccess,
-        """{
-  "id": "2CiQPfoWcJ",
-  "connection_id": "2W1IlyssyF",
-  "description": "new proxy description",
-  "listen_service": "socks5",
-  "auth_type": "userpass",
-  "auth": {
-    "login": "username",
-    "password": "superpassword"
-  },
-  "ip": "1.2.3.4",
-  "port": 13874,
-  "hostname": "x1.fxdx.in",
-  "password_updated_at": "2025-07-11T18:05:18.622Z"
-}""",
-    )
+    # The create answer of the document is the list's first access with other credentials.
+    example = json.loads(PROXY_ACCESSES)["proxy_accesses"][0] | {
+        "auth": {"login": "username", "password": "superpassword"}
+    }
+    created = read(iproxy.ProxyAccess, example)
     assert created.auth.password == "superpassword" and "superpassword" not in repr(created)
     assert created.port == 13874 and created.acl_inbound_ips == ()
     _, second = (read(iproxy.ProxyAccess, item) for item in json.loads(PROXY_ACCESSES)["proxy_accesses"])
