@@ -1,7 +1,7 @@
 """Alerts: find what deserves a warning, record each warning once, and email it to the customer and/or staff.
 
 Four rules, each a small `_<kind>_findings()` function: an expiry inside a horizon, data usage past a
-threshold, an iProxy connection offline, and a provider balance below its account's threshold. A finding
+threshold, a phone connection offline, and a provider balance below its account's threshold. A finding
 becomes an `Alert` row only if no row has the same kind, subject, threshold and cycle yet; the database's
 unique constraint decides, so two workers running at once never both create (and so never both send) one.
 The cycle is what makes a repeat a new warning: a renewal moves the expiry, a top-up changes the limit.
@@ -147,19 +147,18 @@ def _usage_findings() -> Iterator[Finding]:
 
 
 def _offline_findings(*, now: dt.datetime) -> Iterator[Finding]:
-    """iProxy connections the last sync saw offline; staff only, one alert per outage.
+    """Resources the last sync saw offline (kinds whose integration asks for it); staff only, one alert per outage.
 
-    The cycle is when the phone went offline: iProxy reports that as `last_online_status_update`
-    (Connection control 12), and it changes only when the status changes, so one outage keeps one
-    cycle however many runs see it, and the next outage gets a new one. When the mirror does not
-    hold that time (a connection with no status update, or a sync that did not store it) the UTC
-    date is the cycle instead: at worst one reminder a day for an outage that lasts, never one per run.
+    The cycle is when it went offline, as the integration reads it from the mirror (`offline_since`):
+    that time changes only when the status changes, so one outage keeps one cycle however many runs
+    see it, and the next outage gets a new one. When the mirror does not hold that time the UTC date is
+    the cycle instead: at worst one reminder a day for an outage that lasts, never one per run.
     """
     resources = Resource.objects.filter(
         kind__in=registry.offline_alert_kinds(), status=ResourceStatus.OFFLINE
     ).select_related("account")
     for resource in resources:
-        since = _offline_since(resource)
+        since = resource.integration.offline_since(resource)
         if since is not None:
             cycle = f"since {since.isoformat()}"
             message = f"{resource} on {resource.account.name} has been offline since {_when(since)}."
@@ -178,9 +177,9 @@ def _offline_findings(*, now: dt.datetime) -> Iterator[Finding]:
 
 
 def _low_balance_findings(*, now: dt.datetime) -> Iterator[Finding]:
-    """Enabled iProxy accounts whose balance is below their threshold; at most one alert a day each.
+    """Enabled accounts whose balance is below their threshold; at most one alert a day each.
 
-    Only iProxy reports a balance. A provider that fails to answer is logged and skipped: the other
+    Only integrations with `has_balance` report one. A provider that fails to answer is logged and skipped: the other
     accounts and the other rules still run.
     """
     accounts = ProviderAccount.objects.filter(
@@ -296,14 +295,6 @@ def _email(alert: Alert, *, to: list[str], bcc: list[str]) -> EmailMessage:
 
 
 # Wording ------------------------------------------------------------------------------------------
-
-
-def _offline_since(resource: Resource) -> dt.datetime | None:
-    value = (resource.upstream or {}).get("last_online_status_update")
-    moment = parse_datetime(value) if isinstance(value, str) else None
-    if moment is None or moment.year == 1:  # iProxy's zero time means "never"
-        return None
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
 
 
 def _when(moment: dt.datetime) -> str:

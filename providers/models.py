@@ -8,7 +8,7 @@ from providers import crypto, registry
 
 
 class ProviderAccount(models.Model):
-    """One login at one upstream. `username` is used by Unknown Proxies (Basic auth) only."""
+    """One login at one upstream. `username` only for integrations that sign in with one (Basic auth)."""
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=registry.provider_kind_choices)

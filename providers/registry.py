@@ -106,6 +106,10 @@ class Integration:
         """Every upstream list the mirror keeps, as `inventory.mirror.Row`s; nothing is written here."""
         raise NotImplementedError
 
+    def offline_since(self, resource: Any) -> dt.datetime | None:
+        """When a resource the sync saw offline went offline, from the mirror (None when not known)."""
+        return None
+
     def details(self, resource: Any) -> Any:
         """The mirrored upstream JSON of a resource as this integration's typed object (None if unreadable).
 

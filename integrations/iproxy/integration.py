@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
 from integrations.iproxy import client as iproxy
 from integrations.iproxy import mirror
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
@@ -51,6 +56,14 @@ class IProxy(registry.Integration):
             return parse.parse(Reader(resource.upstream, provider=iproxy.PROVIDER, operation="mirror"))
         except errors.MalformedResponseError:
             return None
+
+    def offline_since(self, resource) -> dt.datetime | None:
+        """Connection control 12's `last_online_status_update`, which the sync keeps on the connection."""
+        value = (resource.upstream or {}).get("last_online_status_update")
+        moment = parse_datetime(value) if isinstance(value, str) else None
+        if moment is None or moment.year == 1:  # iProxy's zero time means "never"
+            return None
+        return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}
