@@ -75,24 +75,12 @@ class OrderFilterForm(forms.Form):
 
 
 class ProductForm(forms.Form):
-    """The catalog entry; the kind decides which parameters apply (GB and hours, or a shop plan id)."""
+    """The catalog entry; the kind's integration adds and reads the fields of its parameters."""
 
     name = forms.CharField(max_length=120)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     kind = forms.ChoiceField(choices=registry.product_kind_choices)
     account = forms.ModelChoiceField(queryset=ProviderAccount.objects.none())
-    gb = forms.IntegerField(
-        min_value=1, max_value=100_000, required=False, label="GB", help_text="Residential: whole gigabytes."
-    )
-    duration_hours = forms.IntegerField(
-        min_value=0,
-        max_value=87_600,
-        required=False,
-        help_text="Residential: hours of validity (0 = no time limit); a renewal adds as many.",
-    )
-    plan_id = forms.CharField(
-        max_length=60, required=False, label="Plan id", help_text="Proxy shop: e.g. nlams30private."
-    )
     price = forms.DecimalField(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, decimal_places=2)
     renewal_price = forms.DecimalField(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, decimal_places=2)
     active = forms.BooleanField(required=False, initial=True, help_text="Shown and sold in the portal.")
@@ -102,6 +90,13 @@ class ProductForm(forms.Form):
         # Accounts of the providers that sell something (read per form, as integrations register at start-up).
         sellers = {registry.for_product_kind(value).kind for value, _ in registry.product_kind_choices()}
         self.fields["account"].queryset = ProviderAccount.objects.filter(kind__in=sellers)
+        # Each selling integration adds the fields of its parameters, shown between the account and the prices.
+        fields = dict(self.fields)
+        ordered = {name: fields.pop(name) for name in ("name", "description", "kind", "account")}
+        for integration in registry.all_integrations():
+            if integration.product_kinds:
+                ordered.update(integration.product_fields())
+        self.fields = {**ordered, **fields}
         self.parameters: dict = {}
 
     @classmethod
@@ -111,9 +106,7 @@ class ProductForm(forms.Form):
             "description": product.description,
             "kind": product.kind,
             "account": product.account_id,
-            "gb": product.parameters.get("gb"),
-            "duration_hours": product.parameters.get("duration_hours"),
-            "plan_id": product.parameters.get("plan_id"),
+            **product.parameters,
             "price": Decimal(product.price_cents) / 100,
             "renewal_price": Decimal(product.renewal_price_cents) / 100,
             "active": product.active,

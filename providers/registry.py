@@ -134,6 +134,10 @@ class Integration:
 
     # Billing ---------------------------------------------------------------------------------------
 
+    def product_fields(self) -> dict[str, Any]:
+        """Form fields for the parameters of the products this integration sells (all optional)."""
+        return {}
+
     def product_parameters(self, product_kind: str, data: dict) -> tuple[dict, dict[str, str]]:
         """The `Product.parameters` from the product form's fields, and errors by field name."""
         return {}, {}

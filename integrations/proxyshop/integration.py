@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django import forms
+
 from integrations.proxyshop import client as proxyshop
 from integrations.proxyshop import fulfilment, mirror, rules
 from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN, SHOP_SUBSCRIPTION
@@ -68,6 +70,13 @@ class ProxyShop(registry.Integration):
         from integrations.proxyshop import urls
 
         return urls.portal_urlpatterns
+
+    def product_fields(self) -> dict:
+        return {
+            "plan_id": forms.CharField(
+                max_length=60, required=False, label="Plan id", help_text="Proxy shop: e.g. nlams30private."
+            )
+        }
 
     def product_parameters(self, product_kind, data):
         plan_id = data.get("plan_id") or ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django import forms
+
 from integrations.unknownproxies import client as unknownproxies
 from integrations.unknownproxies import fulfilment, mirror
 from integrations.unknownproxies.kinds import ISP_TOKEN, RESI_GB, RESI_TOKEN, UNKNOWN_PROXIES
@@ -79,6 +81,19 @@ class UnknownProxies(registry.Integration):
         from integrations.unknownproxies import urls
 
         return urls.portal_urlpatterns
+
+    def product_fields(self) -> dict:
+        return {
+            "gb": forms.IntegerField(
+                min_value=1, max_value=100_000, required=False, label="GB", help_text="Residential: whole gigabytes."
+            ),
+            "duration_hours": forms.IntegerField(
+                min_value=0,
+                max_value=87_600,
+                required=False,
+                help_text="Residential: hours of validity (0 = no time limit); a renewal adds as many.",
+            ),
+        }
 
     def product_parameters(self, product_kind, data):
         errors = {} if data.get("gb") else {"gb": "Residential products need a number of GB."}
