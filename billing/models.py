@@ -48,18 +48,6 @@ class Product(models.Model):
         return format_money(self.renewal_price_cents)
 
     @property
-    def gb(self) -> int:
-        return int(self.parameters.get("gb", 0))
-
-    @property
-    def duration_hours(self) -> int:
-        return int(self.parameters.get("duration_hours", 0))
-
-    @property
-    def plan_id(self) -> str:
-        return str(self.parameters.get("plan_id", ""))
-
-    @property
     def summary(self) -> str:
         return registry.for_product_kind(self.kind).product_summary(self)
 

@@ -21,10 +21,14 @@ from providers.registry import client_for_account
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
+def product_plan_id(product) -> str:
+    return str(product.parameters.get("plan_id", ""))
+
+
 def prepare(order: Order) -> dict[str, Any]:
     product = order.product
     if order.kind == OrderKind.PURCHASE:
-        return {"plan_id": product.plan_id, "quantity": order.quantity}
+        return {"plan_id": product_plan_id(product), "quantity": order.quantity}
     # The end to compare against later is read upstream, not from our mirror: a stale mirror would let
     # reconciliation take an end that was already there for a renewal that never happened.
     subscription_id = order.resource.upstream_id
@@ -37,7 +41,7 @@ def prepare(order: Order) -> dict[str, Any]:
             operation="renew",
         )
     return {
-        "plan_id": product.plan_id,
+        "plan_id": product_plan_id(product),
         "subscription_id": subscription_id,
         "previous_active_until_ms": round(current.active_until.timestamp() * 1000),
     }

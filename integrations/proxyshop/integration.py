@@ -85,7 +85,7 @@ class ProxyShop(registry.Integration):
         return {"plan_id": plan_id}, ({"plan_id": messages} if messages else {})
 
     def product_summary(self, product) -> str:
-        return f"proxy shop plan {product.plan_id}"
+        return f"proxy shop plan {fulfilment.product_plan_id(product)}"
 
     def renewable(self, resource, now) -> str:
         if resource.status == ResourceStatus.EXPIRED or (resource.expires_at and resource.expires_at <= now):

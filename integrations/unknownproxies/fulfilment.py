@@ -25,6 +25,15 @@ from providers.registry import client_for_account
 USERNAME_ALPHABET = string.ascii_letters + string.digits
 
 
+def product_gb(product) -> int:
+    return int(product.parameters.get("gb", 0))
+
+
+def product_hours(product) -> int:
+    """Hours of validity a purchase gives and a renewal adds (0: no time limit)."""
+    return int(product.parameters.get("duration_hours", 0))
+
+
 def generate_resi_username() -> str:
     """8 letters and digits (the create rule): the handle reconciliation finds a lost token by."""
     return "".join(secrets.choice(USERNAME_ALPHABET) for _ in range(rules.RESI_USERNAME_LENGTH))
@@ -33,12 +42,12 @@ def generate_resi_username() -> str:
 def prepare(order: Order) -> dict[str, Any]:
     product = order.product
     if order.kind == OrderKind.PURCHASE:
-        request = {"username": generate_resi_username(), "data_limit": product.gb * GB}
-        if product.duration_hours:
-            request["duration_hours"] = product.duration_hours
+        request = {"username": generate_resi_username(), "data_limit": product_gb(product) * GB}
+        if product_hours(product):
+            request["duration_hours"] = product_hours(product)
         return request
     current = _client(order).get_resi_token(order.resource.upstream_id)
-    return resi_renewal_request(current, gb=product.gb, hours=product.duration_hours, now=timezone.now())
+    return resi_renewal_request(current, gb=product_gb(product), hours=product_hours(product), now=timezone.now())
 
 
 def resi_renewal_request(current: unknownproxies.ResiToken, *, gb: int, hours: int, now: dt.datetime) -> dict:

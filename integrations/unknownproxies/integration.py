@@ -100,8 +100,9 @@ class UnknownProxies(registry.Integration):
         return {"gb": data.get("gb"), "duration_hours": data.get("duration_hours") or 0}, errors
 
     def product_summary(self, product) -> str:
-        hours = f", valid {product.duration_hours} h" if product.duration_hours else ", no time limit"
-        return f"{product.gb} GB residential traffic{hours}"
+        hours = fulfilment.product_hours(product)
+        validity = f", valid {hours} h" if hours else ", no time limit"
+        return f"{fulfilment.product_gb(product)} GB residential traffic{validity}"
 
     def simulator(self):
         from integrations.unknownproxies.sandbox import UnknownProxiesSim
