@@ -88,14 +88,13 @@ class ProductForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Accounts of the providers that sell something (read per form, as integrations register at start-up).
-        sellers = {registry.for_product_kind(value).kind for value, _ in registry.product_kind_choices()}
-        self.fields["account"].queryset = ProviderAccount.objects.filter(kind__in=sellers)
+        sellers = [integration for integration in registry.all_integrations() if integration.product_kinds]
+        self.fields["account"].queryset = ProviderAccount.objects.filter(kind__in=[i.kind for i in sellers])
         # Each selling integration adds the fields of its parameters, shown between the account and the prices.
         fields = dict(self.fields)
         ordered = {name: fields.pop(name) for name in ("name", "description", "kind", "account")}
-        for integration in registry.all_integrations():
-            if integration.product_kinds:
-                ordered.update(integration.product_fields())
+        for integration in sellers:
+            ordered.update(integration.product_fields())
         self.fields = {**ordered, **fields}
         self.parameters: dict = {}
 

@@ -30,8 +30,9 @@ class ProviderAccountForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        users = " and ".join(i.label for i in registry.all_integrations() if i.uses_username)
-        self.fields["username"].help_text = f"{users} only (Basic auth user)."
+        # The providers that sign in with a username, for the help text and the refusal alike.
+        self.username_users = " and ".join(i.label for i in registry.all_integrations() if i.uses_username)
+        self.fields["username"].help_text = f"{self.username_users} only (Basic auth user)."
         if self.instance.pk and self.instance.has_secret:
             self.fields[
                 "secret"
@@ -48,6 +49,6 @@ class ProviderAccountForm(forms.ModelForm):
         if integration.uses_username and not cleaned.get("username"):
             self.add_error("username", f"{integration.label} needs the Basic auth username.")
         if not integration.uses_username and cleaned.get("username"):
-            users = " and ".join(i.label for i in registry.all_integrations() if i.uses_username) or "no"
+            users = self.username_users or "no"
             self.add_error("username", f"Only {users} accounts use a username; leave it empty.")
         return cleaned

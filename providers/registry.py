@@ -227,10 +227,11 @@ def for_product_kind(product_kind: str) -> Integration:
 
 
 def product_kind(value: str) -> ProductKind:
-    for kind in for_product_kind(value).product_kinds:
-        if kind.value == value:
-            return kind
-    raise UnknownKind(value)  # unreachable: for_product_kind found it
+    for integration in _REGISTRY.values():
+        for kind in integration.product_kinds:
+            if kind.value == value:
+                return kind
+    raise UnknownKind(f"no integration sells product kind {value!r}")
 
 
 def client_for_account(account: Any, **options: Any) -> Any:
@@ -238,14 +239,18 @@ def client_for_account(account: Any, **options: Any) -> Any:
     return for_account(account).client(account, **options)
 
 
-def offline_alert_kinds() -> list[str]:
+def _resource_kinds_where(flag: str) -> list[str]:
     return [
-        kind.value for integration in _REGISTRY.values() for kind in integration.resource_kinds if kind.alerts_offline
+        kind.value for integration in _REGISTRY.values() for kind in integration.resource_kinds if getattr(kind, flag)
     ]
 
 
+def offline_alert_kinds() -> list[str]:
+    return _resource_kinds_where("alerts_offline")
+
+
 def sold_resource_kinds() -> list[str]:
-    return [kind.value for integration in _REGISTRY.values() for kind in integration.resource_kinds if kind.sold]
+    return _resource_kinds_where("sold")
 
 
 # Choices for the model fields: callables, so migrations name this function, not today's list.
