@@ -156,6 +156,17 @@ class LedgerEntryKind(models.TextChoices):
     RENEWAL = "renewal", "Renewal"
     REFUND = "refund", "Refund"
     ADJUSTMENT = "adjustment", "Adjustment"
+    # Money that moved outside (an online payment and what its payment provider later did to it);
+    # each such entry carries the `reference` of the outside event, so it is booked once.
+    PAYMENT = "payment", "Online payment"
+    PAYMENT_REFUND = "payment_refund", "Payment refunded"
+    CHARGEBACK = "chargeback", "Payment disputed"
+    CHARGEBACK_REVERSAL = "chargeback_reversal", "Dispute won"
+
+
+# Credits and charges by kind (the sign constraint below, and the services, read these).
+OUTSIDE_CREDIT_KINDS = ("payment", "chargeback_reversal")
+OUTSIDE_DEBIT_KINDS = ("payment_refund", "chargeback")
 
 
 class AppendOnlyError(Exception):
@@ -178,6 +189,11 @@ class LedgerEntry(models.Model):
     kind = models.CharField(max_length=20, choices=LedgerEntryKind.choices)
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries")
     note = models.CharField(max_length=300, blank=True)
+    reference = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="The outside event this entry books (e.g. a payment provider's session or refund), at most once.",
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -196,14 +212,22 @@ class LedgerEntry(models.Model):
                 name="ledger_sign_follows_kind",
                 condition=Q(kind="adjustment")
                 | Q(kind__in=["top_up", "refund"], amount_cents__gt=0)
-                | Q(kind__in=["purchase", "renewal"], amount_cents__lt=0),
+                | Q(kind__in=["purchase", "renewal"], amount_cents__lt=0)
+                | Q(kind__in=OUTSIDE_CREDIT_KINDS, amount_cents__gt=0)
+                | Q(kind__in=OUTSIDE_DEBIT_KINDS, amount_cents__lt=0),
             ),
             # Charges and refunds belong to an order; top-ups and adjustments to none.
             models.CheckConstraint(
                 name="ledger_order_follows_kind",
                 condition=Q(kind__in=["purchase", "renewal", "refund"], order__isnull=False)
-                | Q(kind__in=["top_up", "adjustment"], order__isnull=True),
+                | Q(kind__in=["top_up", "adjustment", *OUTSIDE_CREDIT_KINDS, *OUTSIDE_DEBIT_KINDS], order__isnull=True),
             ),
+            # Outside money is booked once per outside event, however often the event is delivered.
+            models.CheckConstraint(
+                name="ledger_outside_money_has_reference",
+                condition=~Q(kind__in=[*OUTSIDE_CREDIT_KINDS, *OUTSIDE_DEBIT_KINDS]) | ~Q(reference=""),
+            ),
+            models.UniqueConstraint(fields=["reference"], condition=~Q(reference=""), name="one_entry_per_reference"),
             # One charge and at most one refund per order, whatever races happen.
             models.UniqueConstraint(
                 fields=["order"], condition=Q(kind__in=["purchase", "renewal"]), name="one_charge_per_order"

@@ -24,6 +24,8 @@ from django.utils import timezone
 from accounts.models import Customer, User
 from billing import fulfilment
 from billing.models import (
+    OUTSIDE_CREDIT_KINDS,
+    OUTSIDE_DEBIT_KINDS,
     LedgerEntry,
     LedgerEntryKind,
     Order,
@@ -124,6 +126,7 @@ def _entry(
     actor: User | None,
     note: str = "",
     order: Order | None = None,
+    reference: str = "",
 ) -> LedgerEntry:
     entry = LedgerEntry.objects.create(
         customer=customer,
@@ -131,6 +134,7 @@ def _entry(
         kind=kind,
         order=order,
         note=note[:300],
+        reference=reference,
         actor=actor if getattr(actor, "pk", None) else None,
     )
     audit.record(
@@ -143,6 +147,7 @@ def _entry(
             "balance_cents": customer_balance(customer=customer),
             "order": order.pk if order else None,
             "note": note,
+            **({"reference": reference} if reference else {}),
         },
     )
     return entry
@@ -197,6 +202,45 @@ def balance_adjust(*, customer: Customer, amount_cents: int, actor: User | None,
         return _entry(
             customer=locked, amount_cents=amount_cents, kind=LedgerEntryKind.ADJUSTMENT, actor=actor, note=note
         )
+
+
+def balance_book_outside(
+    *, customer: Customer, amount_cents: int, kind: str, reference: str, actor: User | None = None, note: str = ""
+) -> tuple[LedgerEntry, bool]:
+    """Book money that moved outside (an online payment, its refund or dispute) once per `reference`.
+
+    Returns the entry and whether it is new: the same reference (a redelivered webhook) gives back the
+    entry already booked and changes nothing. A debit is booked even when it takes the balance below
+    zero: the money has already left (a refund or a chargeback), and the balance then shows the debt.
+    """
+    if kind not in (*OUTSIDE_CREDIT_KINDS, *OUTSIDE_DEBIT_KINDS):
+        raise ValueError(f"{kind} is not outside money")
+    if not reference:
+        raise ValueError("outside money needs the reference of its outside event")
+    sign = 1 if kind in OUTSIDE_CREDIT_KINDS else -1
+    if amount_cents <= 0:
+        raise ValueError("the amount is positive; the kind gives the sign")
+    try:
+        with transaction.atomic():
+            locked = _lock_customer(customer)
+            existing = LedgerEntry.objects.filter(reference=reference).first()
+            if existing is not None:
+                return existing, False
+            entry = _entry(
+                customer=locked,
+                amount_cents=sign * amount_cents,
+                kind=kind,
+                actor=actor,
+                note=note,
+                reference=reference,
+            )
+            return entry, True
+    except IntegrityError:
+        # SQLite has no row locks: the unique reference is the last guard against a racing redelivery.
+        existing = LedgerEntry.objects.filter(reference=reference).first()
+        if existing is None:
+            raise
+        return existing, False
 
 
 # Catalog ----------------------------------------------------------------------------------------------

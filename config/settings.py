@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "providers",
     "inventory",
     "billing",
+    "payments",
     "ops",
     # One app per upstream; each registers itself with providers.registry (the core never names them).
     "integrations.unknownproxies",
@@ -253,6 +254,20 @@ CONTENT_SECURITY_POLICY = {
 DEMO_MODE = env.bool("DEMO_MODE", default=DEBUG)
 DEMO_PASSWORD = "demo-pass-1234"
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8100")
+
+# Online top-up (Stripe Checkout). Without both keys it is hidden and the portal says "contact us".
+# The demo and the tests use the sandbox's payment twin and its test keys; production sets its own keys
+# and leaves STRIPE_API_BASE empty (Stripe itself).
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_sandbox" if DEMO_MODE else "")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_sandbox" if DEMO_MODE else "")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default=f"{SANDBOX_URL}/stripe" if DEMO_MODE else "")
+# The smallest and largest online top-up, in minor units (cents): 5.00 and 1,000.00 by default.
+STRIPE_TOPUP_MIN_CENTS = env.int("STRIPE_TOPUP_MIN_CENTS", default=500)
+STRIPE_TOPUP_MAX_CENTS = env.int("STRIPE_TOPUP_MAX_CENTS", default=100_000)
+# Where the sandbox's payment twin sends its signed webhooks (Procfile.dev points it at the web app).
+STRIPE_TWIN_WEBHOOK_URL = env.str("STRIPE_TWIN_WEBHOOK_URL", default="")
+if not 50 <= STRIPE_TOPUP_MIN_CENTS <= STRIPE_TOPUP_MAX_CENTS:
+    raise ImproperlyConfigured("STRIPE_TOPUP_MIN_CENTS must be at least 50 and at most STRIPE_TOPUP_MAX_CENTS.")
 
 LOGGING = {
     "version": 1,

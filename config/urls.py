@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from ops import health
+from payments import webhooks as payment_webhooks
 from providers import registry
 from web.portal import urls as portal
 from web.staff import urls as staff
@@ -21,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("healthz", health.healthz, name="healthz"),
+    path("payments/webhook/<str:gateway>/", payment_webhooks.receive, name="payment-webhook"),
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False), name="root"),
     path("staff/providers/", include((staff.provider_patterns, "providers"))),
     path("staff/inventory/", include((_with_integrations(staff.inventory_patterns, "staff_urlpatterns"), "inventory"))),

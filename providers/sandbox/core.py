@@ -139,12 +139,26 @@ class ProviderSim:
     def set_connection_status(self, connection_id: str, status: str) -> bool:
         return False
 
+    def after_request(self) -> None:
+        """Runs after each request to this simulator, outside the state lock (e.g. to call back a webhook)."""
+
+
+# Twins of outside services that are not provider integrations (a payment provider): their app registers
+# them from its `ready()`, as the core cannot import the layers above it.
+_twins: list[type[ProviderSim]] = []
+
+
+def register_twin(sim: type[ProviderSim]) -> None:
+    if sim not in _twins:
+        _twins.append(sim)
+
 
 def _provider_classes() -> list[type[ProviderSim]]:
     # The registry is filled when Django's apps are ready; the simulators live with their integrations.
     from providers import registry
 
-    return [sim for integration in registry.all_integrations() if (sim := integration.simulator()) is not None]
+    sims = [sim for integration in registry.all_integrations() if (sim := integration.simulator()) is not None]
+    return [*sims, *_twins]
 
 
 class SandboxApp:
@@ -226,6 +240,7 @@ class SandboxApp:
                 response = sim.error_response(exc.status, exc.message)
             except BadRequest:
                 response = sim.error_response(400, "Invalid JSON body")
+        sim.after_request()
         if after_lost:
             raise SandboxLostResponse()
         return response
