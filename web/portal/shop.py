@@ -12,6 +12,7 @@ from billing import selectors, services
 from billing.forms import OrderForm
 from billing.models import Order, OrderState, Product, format_money
 from inventory.access import resource_for_customer
+from payments.services import online_top_up_available
 
 PER_PAGE = 50
 
@@ -40,6 +41,7 @@ def catalog(request):
             "renewable": [
                 (resource, product, OrderForm.fresh(product.renewal_price_cents)) for resource, product in renewable
             ],
+            "online_top_up": online_top_up_available(),
         },
     )
 
@@ -112,6 +114,7 @@ def history(request):
             "balance": format_money(services.customer_balance(customer=customer)),
             "orders": orders,
             "entries": selectors.ledger_for_customer(customer=customer)[:100],
+            "online_top_up": online_top_up_available(),
         },
     )
 

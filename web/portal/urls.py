@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from web.portal import proxies, shop
+from web.portal import payments, proxies, shop
 
 # namespace "portal", at /portal/
 portal_patterns = [
@@ -20,4 +20,7 @@ shop_patterns = [
     path("renew/<int:resource_id>/", shop.renew, name="renew"),
     path("history/", shop.history, name="history"),
     path("orders/<int:order_id>/", shop.order_detail, name="order-detail"),
+    path("top-up/", payments.top_up, name="top-up"),
+    path("payments/", payments.payment_list, name="payment-list"),
+    path("payments/<int:payment_id>/", payments.payment_detail, name="payment-detail"),
 ]

@@ -13,6 +13,7 @@ from accounts.access import customer_for_staff, staff_required
 from accounts.models import Customer
 from accounts.staff_forms import CustomerForm, CustomerLoginForm
 from inventory import selectors as inventory_selectors
+from payments import services as payment_services
 from providers.models import ProviderAccount
 
 CUSTOMERS_PER_PAGE = 50
@@ -59,7 +60,12 @@ def customer_detail(request, customer_id: int):
     return render(
         request,
         "staff/customer_detail.html",
-        {"customer": customer, "users": customer.users.all(), "login_form": CustomerLoginForm()},
+        {
+            "customer": customer,
+            "users": customer.users.all(),
+            "login_form": CustomerLoginForm(),
+            "payments": payment_services.payments_for_customer(customer=customer)[:20],
+        },
     )
 
 

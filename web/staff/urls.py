@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from web.staff import billing, customers, inventory, providers
+from web.staff import billing, customers, inventory, payments, providers
 
 # namespace "staff", at /staff/
 staff_patterns = [
@@ -44,4 +44,6 @@ billing_patterns = [
     path("products/", billing.product_list, name="product-list"),
     path("products/new/", billing.product_create, name="product-create"),
     path("products/<int:product_id>/edit/", billing.product_edit, name="product-edit"),
+    path("payments/", payments.payment_list, name="payment-list"),
+    path("payments/<int:payment_id>/", payments.payment_detail, name="payment-detail"),
 ]
