@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from ops.units import format_money
 from providers import registry
@@ -25,6 +25,13 @@ class Product(models.Model):
     parameters = models.JSONField(default=dict)
     price_cents = models.IntegerField(help_text="Our retail price, in minor units.")
     renewal_price_cents = models.IntegerField(help_text="Our price for one renewal, in minor units.")
+    # What upstream charges us (read from the provider where its API gives a price, else entered by the owner).
+    cost_cents = models.IntegerField(
+        null=True, blank=True, help_text="What one purchase costs us upstream, in minor units; blank when unknown."
+    )
+    renewal_cost_cents = models.IntegerField(
+        null=True, blank=True, help_text="What one renewal costs us upstream, in minor units; blank when unknown."
+    )
     active = models.BooleanField(default=True, help_text="Shown and sold in the portal.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -34,6 +41,11 @@ class Product(models.Model):
         constraints = [
             models.CheckConstraint(name="product_price_not_negative", condition=Q(price_cents__gte=0)),
             models.CheckConstraint(name="product_renewal_price_not_negative", condition=Q(renewal_price_cents__gte=0)),
+            models.CheckConstraint(
+                name="product_costs_not_negative",
+                condition=(Q(cost_cents__isnull=True) | Q(cost_cents__gte=0))
+                & (Q(renewal_cost_cents__isnull=True) | Q(renewal_cost_cents__gte=0)),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -50,6 +62,31 @@ class Product(models.Model):
     @property
     def summary(self) -> str:
         return registry.for_product_kind(self.kind).product_summary(self)
+
+    # Margins ---------------------------------------------------------------------------------------
+
+    def cost_for(self, order_kind: str) -> int | None:
+        """What an order of `order_kind` costs us upstream now (None when unknown)."""
+        return self.cost_cents if order_kind == OrderKind.PURCHASE else self.renewal_cost_cents
+
+    @property
+    def below_cost(self) -> bool:
+        """Sold (or renewed) for less than it costs us upstream."""
+        return below_cost(self.price_cents, self.cost_cents) or below_cost(
+            self.renewal_price_cents, self.renewal_cost_cents
+        )
+
+    @property
+    def cost(self) -> str:
+        return format_money(self.cost_cents)
+
+    @property
+    def renewal_cost(self) -> str:
+        return format_money(self.renewal_cost_cents)
+
+
+def below_cost(price_cents: int | None, cost_cents: int | None) -> bool:
+    return price_cents is not None and cost_cents is not None and price_cents < cost_cents
 
 
 class OrderKind(models.TextChoices):
@@ -95,6 +132,12 @@ class Order(models.Model):
     )
     quantity = models.PositiveIntegerField(default=1)
     price_cents = models.IntegerField(help_text="What the customer was charged, in minor units.")
+    # Margins and coupons, recorded when the order is placed (the product's prices and costs may change later).
+    cost_cents = models.IntegerField(
+        null=True, blank=True, help_text="What it cost us upstream at the time, in minor units; blank when unknown."
+    )
+    discount_cents = models.IntegerField(default=0, help_text="Taken off our price by the coupon, in minor units.")
+    coupon = models.ForeignKey("Coupon", null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     idempotency_key = models.CharField(max_length=64, unique=True)
     state = models.CharField(max_length=20, choices=OrderState.choices, default=OrderState.PENDING)
     request = models.JSONField(
@@ -116,6 +159,7 @@ class Order(models.Model):
         constraints = [
             models.CheckConstraint(name="order_price_not_negative", condition=Q(price_cents__gte=0)),
             models.CheckConstraint(name="order_quantity_positive", condition=Q(quantity__gte=1)),
+            models.CheckConstraint(name="order_discount_not_negative", condition=Q(discount_cents__gte=0)),
             models.CheckConstraint(name="order_state_known", condition=Q(state__in=OrderState.values)),
             models.CheckConstraint(name="order_kind_known", condition=Q(kind__in=OrderKind.values)),
             models.CheckConstraint(
@@ -130,6 +174,27 @@ class Order(models.Model):
     @property
     def price(self) -> str:
         return format_money(self.price_cents)
+
+    @property
+    def list_price(self) -> str:
+        """Our price before the coupon."""
+        return format_money(self.price_cents + self.discount_cents)
+
+    @property
+    def discount(self) -> str:
+        return format_money(self.discount_cents)
+
+    @property
+    def cost(self) -> str:
+        return format_money(self.cost_cents)
+
+    @property
+    def margin_cents(self) -> int | None:
+        return None if self.cost_cents is None else self.price_cents - self.cost_cents
+
+    @property
+    def margin(self) -> str:
+        return format_money(self.margin_cents)
 
     @property
     def badge(self) -> str:
@@ -250,3 +315,80 @@ class LedgerEntry(models.Model):
     @property
     def amount(self) -> str:
         return format_money(self.amount_cents)
+
+
+class CouponKind(models.TextChoices):
+    PERCENT = "percent", "Percent off"
+    FIXED = "fixed", "Amount off"
+
+
+class Coupon(models.Model):
+    """Our own discount code: percent or amount off, within a validity window, limited in total and per customer.
+
+    A redemption counts while its order has not failed (a failed order is refunded and gives the use back).
+    """
+
+    code = models.CharField(max_length=40, unique=True, help_text="What the customer types (not case-sensitive).")
+    description = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=10, choices=CouponKind.choices)
+    percent_off = models.PositiveSmallIntegerField(null=True, blank=True)
+    amount_off_cents = models.IntegerField(null=True, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True, help_text="In total; blank for no limit.")
+    max_per_customer = models.PositiveIntegerField(
+        null=True, blank=True, default=1, help_text="Per customer; blank for no limit."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="coupon_amount_follows_kind",
+                condition=Q(kind="percent", percent_off__gte=1, percent_off__lte=100, amount_off_cents__isnull=True)
+                | Q(kind="fixed", amount_off_cents__gte=1, percent_off__isnull=True),
+            ),
+            models.CheckConstraint(
+                name="coupon_window_in_order",
+                condition=Q(valid_from__isnull=True) | Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def offer(self) -> str:
+        return (
+            f"{self.percent_off}% off"
+            if self.kind == CouponKind.PERCENT
+            else f"{format_money(self.amount_off_cents)} off"
+        )
+
+    def discount_on(self, price_cents: int) -> int:
+        """What this coupon takes off `price_cents`: never more than the price (which floors at 0)."""
+        percent = self.kind == CouponKind.PERCENT
+        off = price_cents * (self.percent_off or 0) // 100 if percent else (self.amount_off_cents or 0)
+        return max(0, min(off, price_cents))
+
+
+class CouponRedemption(models.Model):
+    """One use of a coupon, made in the transaction that creates (and charges) its order."""
+
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="coupon_redemptions")
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="redemption")
+    discount_cents = models.IntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(name="redemption_discount_not_negative", condition=Q(discount_cents__gte=0))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon} on order {self.order_id}"

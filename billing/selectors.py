@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
 
 from accounts.models import Customer
 from billing.models import LedgerEntry, Order, OrderKind, OrderState, Product
@@ -93,3 +93,52 @@ def unknown_orders_due(*, before: dt.datetime, stale_before: dt.datetime | None 
         due |= Q(state=OrderState.SUBMITTED, submitted_at__lt=stale_before)
         due |= Q(state=OrderState.PENDING, created_at__lt=stale_before)
     return Order.objects.filter(due).order_by("created_at", "pk")
+
+
+# Margins -----------------------------------------------------------------------------------------------
+
+MARGIN_GROUPS = {
+    "product": ("product_id", "product__name"),
+    "customer": ("customer_id", "customer__name"),
+    "month": ("month",),
+}
+
+
+def margin_orders() -> QuerySet[Order]:
+    """Orders that earned money: fulfilled ones (a failed order was refunded, an open one is not settled)."""
+    return Order.objects.filter(state=OrderState.FULFILLED)
+
+
+def margin_rows(*, by: str) -> list[dict]:
+    """Revenue, known cost and margin of fulfilled orders grouped `by` product, customer or month.
+
+    The margin counts orders whose cost is known; `unknown_cost` says how many were left out of it.
+    """
+    fields = MARGIN_GROUPS[by]
+    known = Q(cost_cents__isnull=False)
+    rows = (
+        margin_orders()
+        .annotate(month=TruncMonth("created_at"))
+        .values(*fields)
+        .annotate(
+            orders=Count("id"),
+            revenue_cents=Sum("price_cents"),
+            discounts=Sum("discount_cents"),
+            known_revenue_cents=Coalesce(Sum("price_cents", filter=known), Value(0)),
+            costs=Coalesce(Sum("cost_cents", filter=known), Value(0)),
+            unknown_cost=Count("id", filter=~known),
+        )
+        .order_by(*(("-month",) if by == "month" else (fields[1],)))
+    )
+    result = []
+    for row in rows:
+        # Annotations cannot take the names of the Order fields they sum.
+        row["discount_cents"], row["cost_cents"] = row.pop("discounts"), row.pop("costs")
+        row["label"] = row["month"].strftime("%Y-%m") if by == "month" else row[fields[1]]
+        row["margin_cents"] = row["known_revenue_cents"] - row["cost_cents"]
+        result.append(row)
+    return result
+
+
+def margin_order_list() -> QuerySet[Order]:
+    return margin_orders().select_related("customer", "product", "coupon").order_by("-created_at", "-id")

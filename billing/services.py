@@ -22,7 +22,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Customer, User
-from billing import fulfilment
+from billing import coupons, fulfilment
 from billing.models import (
     OUTSIDE_CREDIT_KINDS,
     OUTSIDE_DEBIT_KINDS,
@@ -58,6 +58,8 @@ PRODUCT_FIELDS = (
     "parameters",
     "price_cents",
     "renewal_price_cents",
+    "cost_cents",
+    "renewal_cost_cents",
     "active",
 )
 
@@ -88,6 +90,14 @@ class PriceChanged(BillingError):
 
 class IdempotencyKeyReused(BillingError):
     pass
+
+
+class BelowCost(BillingError):
+    """A price below what the product costs us upstream, saved without the owner's confirmation."""
+
+
+class CouponNotAccepted(BillingError):
+    """The coupon is expired, used up or unknown: nothing is charged."""
 
 
 # What the customer is told about a settled order, by `Order.error_code`.
@@ -260,12 +270,25 @@ def _check_product(fields: dict) -> None:
         raise BillingError(f"A {kind.label} product needs a {integration.kind} provider account.")
 
 
+def _check_margin(product: Product, *, actor: User | None, confirm_below_cost: bool) -> None:
+    """A price below our upstream cost is saved only when an owner confirms it."""
+    if not product.below_cost:
+        return
+    if not (confirm_below_cost and getattr(actor, "is_owner", False)):
+        raise BelowCost(
+            f"{product.name} would sell below what it costs us (price {product.price} / renewal "
+            f"{product.renewal_price}, cost {product.cost} / renewal {product.renewal_cost}). "
+            "An owner must confirm selling below cost."
+        )
+
+
 @transaction.atomic
-def product_create(*, actor: User | None, **fields) -> Product:
-    """Add a product to the catalog (owners)."""
+def product_create(*, actor: User | None, confirm_below_cost: bool = False, **fields) -> Product:
+    """Add a product to the catalog (owners); a price below cost needs `confirm_below_cost` by an owner."""
     data = {key: fields[key] for key in PRODUCT_FIELDS if key in fields}
     _check_product(data)
     product = Product(**data)
+    _check_margin(product, actor=actor, confirm_below_cost=confirm_below_cost)
     product.full_clean()
     product.save()
     audit.record(action="billing.product.create", actor=actor, target=product, data=_product_audit(product))
@@ -273,8 +296,8 @@ def product_create(*, actor: User | None, **fields) -> Product:
 
 
 @transaction.atomic
-def product_update(*, product: Product, actor: User | None, **changes) -> Product:
-    """Change a product (owners); orders already placed keep the price they were charged."""
+def product_update(*, product: Product, actor: User | None, confirm_below_cost: bool = False, **changes) -> Product:
+    """Change a product (owners); orders already placed keep the price they were charged and their cost."""
     locked = Product.objects.select_for_update().get(pk=product.pk)
     for key in PRODUCT_FIELDS:
         if key in changes:
@@ -287,9 +310,30 @@ def product_update(*, product: Product, actor: User | None, **changes) -> Produc
             "renewal_price_cents": locked.renewal_price_cents,
         }
     )
+    _check_margin(locked, actor=actor, confirm_below_cost=confirm_below_cost)
     locked.full_clean()
     locked.save()
     audit.record(action="billing.product.update", actor=actor, target=locked, data=_product_audit(locked))
+    return locked
+
+
+def product_cost_from_upstream(*, product: Product, actor: User | None) -> Product:
+    """Set the product's costs from the provider's own price list, where its API gives one.
+
+    Raises BillingError when the provider gives no price for this product, ProviderError when it
+    cannot be read. Prices are not touched: a product now below cost is flagged in the catalog.
+    """
+    integration = registry.for_product_kind(product.kind)
+    costs = integration.product_upstream_cost(product, registry.client_for_account(product.account))
+    if costs is None:
+        raise BillingError(f"The provider of {product.name} gives no price for it: enter its cost by hand.")
+    with transaction.atomic():
+        locked = Product.objects.select_for_update().get(pk=product.pk)
+        locked.cost_cents, locked.renewal_cost_cents = costs
+        locked.save(update_fields=["cost_cents", "renewal_cost_cents", "updated_at"])
+        audit.record(
+            action="billing.product.cost_from_upstream", actor=actor, target=locked, data=_product_audit(locked)
+        )
     return locked
 
 
@@ -301,6 +345,8 @@ def _product_audit(product: Product) -> dict:
         "parameters": product.parameters,
         "price_cents": product.price_cents,
         "renewal_price_cents": product.renewal_price_cents,
+        "cost_cents": product.cost_cents,
+        "renewal_cost_cents": product.renewal_cost_cents,
         "active": product.active,
     }
 
@@ -315,8 +361,11 @@ def order_place(
     idempotency_key: str,
     actor: User | None,
     expected_price_cents: int | None = None,
+    coupon_code: str = "",
 ) -> Order:
     """Buy `product` for `customer` from its balance at our price; the same key returns the same order.
+
+    `coupon_code` (optional) takes the coupon's discount off; `expected_price_cents` is then the discounted price.
 
     Raises BillingError subclasses (nothing charged) for a suspended customer, a product not on sale
     or a short balance. Upstream failures do not raise: they settle the order (see the module doc).
@@ -334,6 +383,7 @@ def order_place(
         idempotency_key=idempotency_key,
         actor=actor,
         expected_price_cents=expected_price_cents,
+        coupon_code=coupon_code,
     )
 
 
@@ -401,6 +451,7 @@ def _open_and_submit(
     idempotency_key: str,
     actor: User | None,
     expected_price_cents: int | None = None,
+    coupon_code: str = "",
 ) -> Order:
     same_request = {"product": product, "kind": kind, "resource": resource}
     try:
@@ -419,37 +470,56 @@ def _open_and_submit(
             if kind == OrderKind.PURCHASE and not product.active:
                 raise NotForSale("This product is no longer for sale.")
             price_cents = product.price_cents if kind == OrderKind.PURCHASE else product.renewal_price_cents
+            if price_cents <= 0:
+                # An order without a charge, while upstream still bills us: never sold.
+                raise NotForSale("This product has no price yet, so it cannot be bought. Please contact us.")
+            # Margins and coupons: the cost now, and the coupon (row locked until commit) with its discount.
+            try:
+                coupon, discount_cents = coupons.coupon_for_order(
+                    code=coupon_code, customer=locked, price_cents=price_cents
+                )
+            except coupons.CouponRefused as exc:
+                raise CouponNotAccepted(f"{exc} Nothing was charged.") from exc
+            price_cents -= discount_cents
             if expected_price_cents is not None and expected_price_cents != price_cents:
                 raise PriceChanged(
                     f"The price of {product.name} is now {format_money(price_cents)} (you saw "
                     f"{format_money(expected_price_cents)}). Nothing was charged: please check and try again."
                 )
-            if price_cents <= 0:
-                # An order without a charge, while upstream still bills us: never sold.
-                raise NotForSale("This product has no price yet, so it cannot be bought. Please contact us.")
             order = Order.objects.create(
                 customer=locked,
                 product=product,
                 kind=kind,
                 resource=resource,
                 price_cents=price_cents,
+                cost_cents=product.cost_for(kind),
+                discount_cents=discount_cents,
+                coupon=coupon,
                 idempotency_key=idempotency_key,
                 actor=actor if getattr(actor, "pk", None) else None,
             )
-            balance_charge(
-                customer=locked,
-                amount_cents=price_cents,
-                kind=LedgerEntryKind.PURCHASE if kind == OrderKind.PURCHASE else LedgerEntryKind.RENEWAL,
-                order=order,
-                actor=actor,
-                note=f"{order.get_kind_display()}: {product.name}",
-            )
+            if coupon is not None:
+                coupons.coupon_redeem(coupon=coupon, order=order)
+            if price_cents > 0:  # a coupon may take the whole price: nothing to charge
+                balance_charge(
+                    customer=locked,
+                    amount_cents=price_cents,
+                    kind=LedgerEntryKind.PURCHASE if kind == OrderKind.PURCHASE else LedgerEntryKind.RENEWAL,
+                    order=order,
+                    actor=actor,
+                    note=f"{order.get_kind_display()}: {product.name}",
+                )
             audit.record(
                 action=f"billing.order.{kind}",
                 actor=actor,
                 target=order,
                 customer=locked,
-                data={"product": product.pk, "price_cents": price_cents, "resource": resource.pk if resource else None},
+                data={
+                    "product": product.pk,
+                    "price_cents": price_cents,
+                    "resource": resource.pk if resource else None,
+                    **({"coupon": coupon.code, "discount_cents": discount_cents} if coupon else {}),
+                },
             )
     except IntegrityError:
         # SQLite has no row locks: the unique key is the last guard against a racing double-submit.

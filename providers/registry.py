@@ -145,6 +145,13 @@ class Integration:
     def product_summary(self, product: Any) -> str:
         return product.name
 
+    def product_upstream_cost(self, product: Any, client: Any) -> tuple[int, int] | None:
+        """What a purchase and a renewal of `product` cost us, from the provider's price list (minor units).
+
+        None when the provider's API gives no price (the owner enters the cost by hand).
+        """
+        return None
+
     def renewable(self, resource: Any, now: dt.datetime) -> str:
         """Why this resource cannot be renewed now ("" when it can)."""
         return ""
@@ -254,6 +261,12 @@ def sold_resource_kinds() -> list[str]:
 
 
 # Choices for the model fields: callables, so migrations name this function, not today's list.
+
+
+def reads_upstream_cost(product_kind: str) -> bool:
+    """Whether the integration selling `product_kind` reads its cost from the provider's price list."""
+    integration = for_product_kind(product_kind)
+    return type(integration).product_upstream_cost is not Integration.product_upstream_cost
 
 
 def provider_kind_choices() -> list[tuple[str, str]]:

@@ -87,6 +87,12 @@ class ProxyShop(registry.Integration):
     def product_summary(self, product) -> str:
         return f"proxy shop plan {fulfilment.product_plan_id(product)}"
 
+    def product_upstream_cost(self, product, client):
+        """The plan's price in the shop's catalog (`GET plans`): a purchase and a renewal buy the same plan."""
+        plan_id = fulfilment.product_plan_id(product)
+        plan = next((plan for plan in client.plans() if plan.id == plan_id), None)
+        return None if plan is None else (plan.price_cents, plan.price_cents)
+
     def renewable(self, resource, now) -> str:
         if resource.status == ResourceStatus.EXPIRED or (resource.expires_at and resource.expires_at <= now):
             # The shop refuses (409) any action on an expired subscription.

@@ -8,8 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import customer_required
-from billing import selectors, services
-from billing.forms import OrderForm
+from billing import coupons, selectors, services
+from billing.forms import CouponApplyForm, OrderForm
 from billing.models import Order, OrderState, Product, format_money
 from inventory.access import resource_for_customer
 from payments.services import online_top_up_available
@@ -27,17 +27,39 @@ def _get_product_on_sale(product_id: int) -> Product:
     return get_object_or_404(Product.objects.select_related("account"), pk=product_id, active=True)
 
 
+def _coupon_from_query(request):
+    """The coupon typed in the catalog's coupon box, if the customer may use it (else a message says why)."""
+    form = CouponApplyForm(request.GET or None)
+    code = form.cleaned_data["coupon"].strip() if form.is_valid() else ""
+    if not code:
+        return form, None
+    try:
+        return form, coupons.coupon_quote(code=code, customer=request.user.customer)
+    except coupons.CouponRefused as exc:
+        messages.error(request, str(exc))
+        return form, None
+
+
+def _offer(product: Product, coupon) -> tuple[Product, OrderForm, int]:
+    """A product with its buy form; with a coupon, the form expects the discounted price."""
+    discount = coupon.discount_on(product.price_cents) if coupon else 0
+    return product, OrderForm.fresh(product.price_cents - discount, coupon.code if coupon else ""), discount
+
+
 @customer_required
 def catalog(request):
     customer = request.user.customer
     renewable = selectors.renewable_resources(customer=customer)
+    coupon_form, coupon = _coupon_from_query(request)
     return render(
         request,
         "portal/shop/catalog.html",
         {
             "customer": customer,
             "balance": format_money(services.customer_balance(customer=customer)),
-            "products": [(product, OrderForm.fresh(product.price_cents)) for product in selectors.products_on_sale()],
+            "coupon_form": coupon_form,
+            "coupon": coupon,
+            "offers": [_offer(product, coupon) for product in selectors.products_on_sale()],
             "renewable": [
                 (resource, product, OrderForm.fresh(product.renewal_price_cents)) for resource, product in renewable
             ],
@@ -83,6 +105,8 @@ def buy(request, product_id: int):
             idempotency_key=key,
             actor=request.user,
             expected_price_cents=price,
+            # Looked up (never trusted) by the service; the page's discounted price is the expected price.
+            coupon_code=request.POST.get("coupon", "")[:40],
         ),
     )
 

@@ -12,6 +12,7 @@ from accounts.access import customer_for_staff, owner_required, staff_required
 from billing import selectors, services
 from billing.forms import AdjustmentForm, OrderFilterForm, ProductForm, TopUpForm
 from billing.models import Order, OrderState, Product, format_money
+from providers import registry
 from providers.http import errors
 
 PER_PAGE = 50
@@ -128,8 +129,24 @@ def order_reconcile(request, order_id: int):
 
 @staff_required
 def product_list(request):
-    products = Product.objects.select_related("account").order_by("-active", "name", "pk")
+    products = list(Product.objects.select_related("account").order_by("-active", "name", "pk"))
+    for product in products:
+        product.reads_cost = registry.reads_upstream_cost(product.kind)
     return render(request, "staff/billing/product_list.html", {"products": products})
+
+
+@require_POST
+@owner_required
+def product_upstream_cost(request, product_id: int):
+    product = _get_product_for_staff(product_id)
+    try:
+        product = services.product_cost_from_upstream(product=product, actor=request.user)
+    except (errors.ProviderError, services.BillingError) as exc:
+        messages.error(request, f"The cost of {product.name} could not be read: {exc}")
+    else:
+        flag = " It now sells below cost: check its prices." if product.below_cost else ""
+        messages.success(request, f"{product.name} costs us {product.cost} (renewal {product.renewal_cost}).{flag}")
+    return redirect("billing:product-list")
 
 
 @owner_required

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from web.staff import billing, customers, inventory, payments, providers
+from web.staff import billing, customers, inventory, margins, payments, providers
 
 # namespace "staff", at /staff/
 staff_patterns = [
@@ -44,6 +44,11 @@ billing_patterns = [
     path("products/", billing.product_list, name="product-list"),
     path("products/new/", billing.product_create, name="product-create"),
     path("products/<int:product_id>/edit/", billing.product_edit, name="product-edit"),
+    path("products/<int:product_id>/upstream-cost/", billing.product_upstream_cost, name="product-upstream-cost"),
+    path("margins/", margins.margins, name="margins"),
+    path("coupons/", margins.coupon_list, name="coupon-list"),
+    path("coupons/new/", margins.coupon_create, name="coupon-create"),
+    path("coupons/<int:coupon_id>/edit/", margins.coupon_edit, name="coupon-edit"),
     path("payments/", payments.payment_list, name="payment-list"),
     path("payments/<int:payment_id>/", payments.payment_detail, name="payment-detail"),
 ]
