@@ -172,6 +172,7 @@ def test_the_catalog_shows_the_discounted_price_before_the_customer_buys(client,
         follow=True,
     )
     assert "18.00 USD was charged" in bought.text
+    assert "(20.00 USD less 2.00 USD with coupon SAVE10)" in bought.text
     assert services.customer_balance(customer=funded) == 3200
 
 
