@@ -81,6 +81,9 @@ class Integration:
     # Templates of the action panels on the staff and portal resource pages ("" = none).
     staff_panel_template: ClassVar[str] = ""
     portal_panel_template: ClassVar[str] = ""
+    # Template of the panel on the staff provider account page: account-level screens ("" = none).
+    # It gets `account`, and links to the integration's own `staff_urlpatterns` that take an account_id.
+    account_panel_template: ClassVar[str] = ""
 
     # Accounts ------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ class UnknownProxies(registry.Integration):
     sandbox_path = "/unknownproxies/api/v1"
     staff_panel_template = "unknownproxies/staff_panel.html"
     portal_panel_template = "unknownproxies/portal_panel.html"
+    account_panel_template = "unknownproxies/account_panel.html"
 
     def client(self, account, **options) -> unknownproxies.Client:
         return unknownproxies.Client(account.base_url, account.username, account.secret, **options)
