@@ -33,12 +33,10 @@ def prepare(order: Order) -> dict[str, Any]:
     # reconciliation take an end that was already there for a renewal that never happened.
     subscription_id = order.resource.upstream_id
     current = next((s for s in _client(order).subscriptions() if s.id == subscription_id), None)
-    if current is None or current.active_until <= timezone.now():
-        # The shop answers 409 on an expired subscription; nothing was sent, so this is a clean failure.
-        raise errors.ConflictError(
-            f"subscription {subscription_id} is expired or gone: the shop cannot renew it",
-            provider=PROXY_SHOP,
-            operation="renew",
+    if current is None:
+        # Nothing was sent, so this is a clean failure. An expired one is renewed from now (README decision).
+        raise errors.NotFoundError(
+            f"subscription {subscription_id} is gone: the shop cannot renew it", provider=PROXY_SHOP, operation="renew"
         )
     return {
         "plan_id": product_plan_id(product),

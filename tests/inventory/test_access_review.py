@@ -51,6 +51,9 @@ STAFF_KINDS = {
     "resource-assign": ANY,
     "up-resi-modify": RESI,
     "up-isp-modify": ISP,
+    "up-resi-refresh": RESI,
+    "up-isp-refresh": ISP,
+    "shop-renew": SHOP,
     "shop-credentials": SHOP,
     "shop-rotation": SHOP,
     "shop-rotate": SHOP,
@@ -63,6 +66,16 @@ STAFF_KINDS = {
     "iproxy-access-create": PHONE,
     "iproxy-access-update": ACCESS,
     "iproxy-access-delete": ACCESS,
+}
+
+
+# The provider kind of the account each account-level URL acts on (default: iProxy's).
+ACCOUNT_KINDS = {
+    "up-resi-create": UNKNOWN_PROXIES,
+    "up-isp-create": UNKNOWN_PROXIES,
+    "shop-plans": PROXY_SHOP,
+    "shop-purchase": PROXY_SHOP,
+    "shop-trial": PROXY_SHOP,
 }
 
 
@@ -95,7 +108,7 @@ STAFF_RESOURCE_URLS = [name for name, kwargs in STAFF if kwargs == ["resource_id
 def url(namespace: str, name: str, kwargs: list[str], cast: Cast | None = None, resource_id: int = MISSING) -> str:
     values = {"resource_id": resource_id, "export_format": "csv"}
     if "account_id" in kwargs:
-        values["account_id"] = cast.iproxy_account.pk if cast else MISSING
+        values["account_id"] = cast.accounts[ACCOUNT_KINDS.get(name, IPROXY)].pk if cast else MISSING
     return reverse(f"{namespace}:{name}", kwargs={key: values[key] for key in kwargs})
 
 
@@ -421,6 +434,18 @@ FIELDS = [
     "tcp_fingerprint",
     "ip_change_enabled",
     "macros_url",
+    "request_key",
+    "data_limit_gb",
+    "region",
+    "product",
+    "quantity",
+    "plan_id",
+    "repeat_count",
+    "coupon_percent",
+    "confirmed_cents",
+    "display_name",
+    "telegram",
+    "proxy_prefix",
 ]
 BAD_VALUES = ["", "abc", "-1", "9" * 5000, "1e999", "nan", "0001-01-01T00:00", "9999-12-31T23:59", "\x00", "x" * 20000]
 
