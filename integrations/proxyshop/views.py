@@ -150,9 +150,8 @@ def _plans_url(account: ProviderAccount) -> str:
 
 
 def _plan_label(plan) -> str:
-    days = plan.duration.days
-    network = plan.network
-    return f"{network.name} {network.city} · {plan.connection_type} · {days} days · {format_money(plan.price_cents)}"
+    network, price = plan.network, format_money(plan.price_cents)
+    return f"{plan.id}: {network.name} {network.city} · {plan.connection_type} · {plan.duration.days} days · {price}"
 
 
 @staff_required

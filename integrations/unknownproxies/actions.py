@@ -41,11 +41,10 @@ def resi_token_create(
     """Create a residential token for stock, or straight for `customer`; returns it with the typed answer.
 
     The provider generates the password and answers it once: the caller shows it from the typed token.
-    The audit row names the username and limits, never the password.
+    The audit row keeps the limits and whether the username was chosen, never the credentials themselves.
     """
-    # Credentials are named, never repeated (see `_audit_data`): only whether the username was chosen.
-    data = {"data_limit_gb": data_limit_gb, "username": "chosen" if username else "generated"}
-    data["duration_hours"] = duration_hours
+    username_source = "chosen" if username else "generated"
+    data = {"data_limit_gb": data_limit_gb, "username": username_source, "duration_hours": duration_hours}
     action = "inventory.resi_token.create"
     client = client_for_account(account)
     with _recording_account_outcome(account, actor, action, data, customer):

@@ -1,10 +1,10 @@
 """Staff and portal actions on unknownproxies resources; each view reads view -> form -> action -> message.
 
-Staff create residential and ISP tokens on a provider account (for stock or straight for a customer),
-re-read one token from upstream, and modify residential tokens (data limit, duration, pools) and ISP
-tokens (every field). Customers
-serve themselves on their own ISP tokens only (IP whitelist or user/pass, protocol, password); more GB
-or time on a residential token is bought, not edited.
+Staff create residential and ISP tokens on a provider account (for stock or straight for a customer;
+each create form is sent once), re-read one token from upstream, and modify residential tokens (data
+limit, duration, pools) and ISP tokens (every field). Customers serve themselves on their own ISP tokens
+only (IP whitelist or user/pass, protocol, password); more GB or time on a residential token is bought,
+not edited.
 """
 
 from __future__ import annotations
