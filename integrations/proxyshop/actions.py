@@ -136,8 +136,13 @@ def _account_attempt(account, actor, action, data, customer, call: Callable[[], 
         try:
             return call()
         except errors.SoldOutError:
-            cache.set(_sold_out_key(account, data["plan_id"]), timezone.now(), SOLD_OUT_SECONDS)
+            plan_sold_out(account=account, plan_id=data["plan_id"])
             raise
+
+
+def plan_sold_out(*, account: ProviderAccount, plan_id: str) -> None:
+    """Note that the shop just refused a plan as sold out (by staff or by a customer's order)."""
+    cache.set(_sold_out_key(account, plan_id), timezone.now(), SOLD_OUT_SECONDS)
 
 
 def _sold_out_key(account: ProviderAccount, plan_id: str) -> str:

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import Order, OrderKind
+from integrations.proxyshop import actions
 from integrations.proxyshop import client as proxyshop
 from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_SUBSCRIPTION
 from integrations.proxyshop.mirror import shop_subscription_row
@@ -48,7 +49,11 @@ def prepare(order: Order) -> dict[str, Any]:
 def submit(order: Order) -> list[Row]:
     request, now, client = order.request, timezone.now(), _client(order)
     if order.kind == OrderKind.PURCHASE:
-        result = client.purchase(request["plan_id"], quantity=request["quantity"])
+        try:
+            result = client.purchase(request["plan_id"], quantity=request["quantity"])
+        except errors.SoldOutError:
+            actions.plan_sold_out(account=order.product.account, plan_id=request["plan_id"])  # for the plans page
+            raise
         if len(result.subscriptions) != request["quantity"]:
             # Paid for but not (all) delivered in the answer: hold the money and let reconciliation look.
             raise errors.MalformedResponseError(

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from billing import services
 from billing.models import Product
 from integrations.proxyshop import actions
 from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN, SHOP_SUBSCRIPTION
@@ -88,6 +89,21 @@ def test_the_plans_page_marks_sold_out_and_inactive_plans(client, support, accou
     assert not rows["nlams30private"].sold_out and not rows["nlams30private"].inactive
     assert "sold out" in text and "inactive" in text and "no longer listed by the shop" in text
     assert "12.00" in text  # nlams30private's price
+
+
+def test_a_customer_order_refused_as_sold_out_marks_the_plan_too(owner, account, sandbox, customer_a):
+    product = Product.objects.create(
+        name="New York",
+        kind=SHOP_PLAN,
+        account=account,
+        parameters={"plan_id": "usnyc30private"},
+        price_cents=100,
+        renewal_price_cents=100,
+    )
+    services.balance_top_up(customer=customer_a, amount_cents=500, actor=owner)
+    order = services.order_place(customer=customer_a, product=product, idempotency_key="s" * 16, actor=None)
+    assert order.error_code == "sold_out"
+    assert next(p for p in actions.shop_plans(account=account) if p.id == "usnyc30private").sold_out
 
 
 def test_the_account_page_links_the_shop_screens(client, support, account):
