@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from accounts.models import Customer
 from billing.models import LedgerEntry, Order, OrderKind, OrderState, Product
 from inventory.models import Resource, ResourceStatus
+from providers import registry
 
 # Orders still waiting for an upstream answer or for reconciliation: a second renewal would pay twice.
 OPEN_STATES = (OrderState.PENDING, OrderState.SUBMITTED, OrderState.UNKNOWN)
@@ -52,18 +53,42 @@ def products_on_sale() -> QuerySet[Product]:
 
 
 def renewal_product_for(*, resource: Resource) -> Product | None:
-    """The product a resource was bought from (its fulfilled purchase order); None when not bought here."""
+    """What renews this resource: the product it was bought from (its fulfilled purchase order) when that
+    kind renews, else an active product that tops up any resource of its kind on the account (e.g. more
+    GB for a token staff assigned by hand); None when nothing does."""
     order = (
         Order.objects.filter(resource=resource, kind=OrderKind.PURCHASE, state=OrderState.FULFILLED)
         .select_related("product", "product__account")
         .order_by("-created_at", "-id")
         .first()
     )
-    return order.product if order is not None else None
+    if order is not None and registry.product_kind(order.product.kind).renewable:
+        return order.product
+    return _top_ups(resource.account_id, resource.kind).first()
+
+
+def replacement_product_for(*, resource: Resource) -> Product | None:
+    """The product to buy again for a resource sold for a fixed period (its kind cannot be renewed)."""
+    order = (
+        Order.objects.filter(resource=resource, kind=OrderKind.PURCHASE, state=OrderState.FULFILLED)
+        .select_related("product")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if order is None or not order.product.active or registry.product_kind(order.product.kind).renewable:
+        return None
+    return order.product
+
+
+def _top_ups(account_id: int, resource_kind: str) -> QuerySet[Product]:
+    kinds = registry.product_kinds_renewing_any(resource_kind)
+    return Product.objects.filter(active=True, account_id=account_id, kind__in=kinds).order_by(
+        "renewal_price_cents", "pk"
+    )
 
 
 def renewable_resources(*, customer: Customer) -> list[tuple[Resource, Product]]:
-    """The customer's resources bought from a product, with that product (what a renewal would sell)."""
+    """The customer's resources that can be renewed here, with the product a renewal would sell."""
     product_id = (
         Order.objects.filter(resource=OuterRef("pk"), kind=OrderKind.PURCHASE, state=OrderState.FULFILLED)
         .order_by("-created_at", "-id")
@@ -73,11 +98,21 @@ def renewable_resources(*, customer: Customer) -> list[tuple[Resource, Product]]
         Resource.objects.filter(customer=customer)
         .exclude(status=ResourceStatus.VANISHED)
         .annotate(product_id=Subquery(product_id))
-        .filter(product_id__isnull=False)
         .order_by("kind", "label", "pk")
     )
-    products = Product.objects.in_bulk({resource.product_id for resource in resources})
-    return [(resource, products[resource.product_id]) for resource in resources]
+    bought = Product.objects.in_bulk({resource.product_id for resource in resources if resource.product_id})
+    top_ups: dict[tuple[int, str], Product | None] = {}  # one query per account and kind, not per resource
+    found = []
+    for resource in resources:
+        product = bought.get(resource.product_id)
+        if product is None or not registry.product_kind(product.kind).renewable:
+            key = (resource.account_id, resource.kind)
+            if key not in top_ups:
+                top_ups[key] = _top_ups(*key).first()
+            product = top_ups[key]
+        if product is not None:
+            found.append((resource, product))
+    return found
 
 
 def open_renewal_exists(*, resource: Resource) -> bool:

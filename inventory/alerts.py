@@ -288,6 +288,8 @@ def _email(alert: Alert, *, to: list[str], bcc: list[str]) -> EmailMessage:
         "resource": alert.resource,
         "account": alert.account,
         "customer": alert.customer,
+        # Why it cannot be renewed (e.g. sold for a fixed period: buy a replacement); "" when it can.
+        "not_renewable": alert.resource.integration.renewable(alert.resource, timezone.now()) if alert.resource else "",
     }
     subject = " ".join(render_to_string(f"email/alert_{alert.kind}_subject.txt", context).split())
     body = render_to_string(f"email/alert_{alert.kind}_body.txt", context)

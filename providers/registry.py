@@ -38,6 +38,13 @@ class ProductKind:
     value: str
     label: str
     resource_kind: str
+    # False: sold for a fixed period with no upstream extension; a replacement purchase is offered instead.
+    renewable: bool = True
+    # Its products top up any resource of `resource_kind` on their account, not only those they sold
+    # (more GB for a token staff assigned by hand, too).
+    renews_any: bool = False
+    # What the portal's renew button says.
+    renew_label: str = "Renew"
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ class Integration:
     # Templates of the action panels on the staff and portal resource pages ("" = none).
     staff_panel_template: ClassVar[str] = ""
     portal_panel_template: ClassVar[str] = ""
+    # Template of the panel on the staff provider account page: account-level screens ("" = none).
+    # It gets `account`, and links to the integration's own `staff_urlpatterns` that take an account_id.
+    account_panel_template: ClassVar[str] = ""
 
     # Accounts ------------------------------------------------------------------------------------
 
@@ -239,6 +249,16 @@ def product_kind(value: str) -> ProductKind:
             if kind.value == value:
                 return kind
     raise UnknownKind(f"no integration sells product kind {value!r}")
+
+
+def product_kinds_renewing_any(resource_kind: str) -> list[str]:
+    """Product kinds whose products top up any resource of this kind on their account."""
+    return [
+        kind.value
+        for integration in _REGISTRY.values()
+        for kind in integration.product_kinds
+        if kind.renews_any and kind.resource_kind == resource_kind
+    ]
 
 
 def client_for_account(account: Any, **options: Any) -> Any:

@@ -33,6 +33,7 @@ class IProxy(registry.Integration):
     sandbox_path = "/iproxy/api/console/v1"
     staff_panel_template = "iproxy/staff_panel.html"
     portal_panel_template = "iproxy/portal_panel.html"
+    account_panel_template = "iproxy/account_panel.html"
 
     def client(self, account, **options) -> iproxy.Client:
         return iproxy.Client(account.base_url, account.secret, **options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from integrations.iproxy import views
+from integrations.iproxy import account_views, views
 
 staff_urlpatterns = [
     path("iproxy/<int:account_id>/connections/new/", views.connection_new, name="iproxy-connection-new"),
@@ -26,6 +26,11 @@ staff_urlpatterns = [
     path("iproxy/connections/<int:resource_id>/accesses/new/", views.access_create, name="iproxy-access-create"),
     path("iproxy/accesses/<int:resource_id>/update/", views.access_update, name="iproxy-access-update"),
     path("iproxy/accesses/<int:resource_id>/delete/", views.access_delete, name="iproxy-access-delete"),
+]
+# The account itself (user info, balance, basic info).
+staff_urlpatterns += [
+    path("iproxy/<int:account_id>/account/", account_views.account_page, name="iproxy-account"),
+    path("iproxy/<int:account_id>/account/update/", account_views.account_update, name="iproxy-account-update"),
 ]
 portal_urlpatterns = [
     path(

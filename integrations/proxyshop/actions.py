@@ -1,32 +1,233 @@
-"""Actions on proxy shop subscriptions: new credentials, rotation policy, rotate now, switch network.
+"""Actions on the proxy shop: its plans, buying and trying subscriptions for stock or for a customer,
+renewing one, and on a subscription: new credentials, rotation policy, rotate now, switch network.
 
 Each action calls the shop, mirrors the subscription as the shop then describes it, and writes an audit
 row. The rotate link works without the API key, so it is a secret: it is followed here, server-side,
-and never handed to a customer.
+and never handed to a customer. The shop does not say which plans are sold out; a purchase or trial it
+refuses as sold out is remembered for a while (`SOLD_OUT_SECONDS`) so the plans page can mark the plan.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Customer, User
+from billing.models import Product
 from integrations.proxyshop import client as proxyshop
-from integrations.proxyshop.kinds import SHOP_SUBSCRIPTION
+from integrations.proxyshop.kinds import SHOP_PLAN, SHOP_SUBSCRIPTION
 from integrations.proxyshop.mirror import shop_subscription_row
-from inventory import mirror
+from inventory import assignment, mirror
 from inventory import outcomes as common
 from inventory.models import Resource, ResourceStatus
 from ops import audit
 from providers.http import errors
+from providers.models import ProviderAccount
 from providers.registry import client_for_account
+
+# How long a plan the shop refused as sold out is marked so on the plans page.
+SOLD_OUT_SECONDS = 6 * 3600
 
 UNKNOWN_OUTCOME_NOTE = (
     "the shop did not answer; the change may or may not have been applied; the next sync will show the truth"
 )
+
+
+# The account: plans, purchase, trial -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogPlan:
+    """One line of the plans page: a plan the shop lists, or one our catalog sells that it no longer lists."""
+
+    id: str
+    plan: proxyshop.Plan | None  # None: the shop no longer lists it (inactive)
+    sold_out_since: dt.datetime | None
+    products: tuple[str, ...]  # the names of our products that sell it
+
+    @property
+    def inactive(self) -> bool:
+        return self.plan is None
+
+    @property
+    def sold_out(self) -> bool:
+        return self.sold_out_since is not None
+
+
+def shop_plans(*, account: ProviderAccount) -> list[CatalogPlan]:
+    """The shop's plans for this key, marked: sold out (as the shop last refused it) or inactive.
+
+    "Returns active proxy plans": a plan the shop stops listing is inactive. Those our catalog still
+    sells are listed too, marked, so staff can take the product off sale.
+    """
+    plans = {plan.id: plan for plan in client_for_account(account).plans()}
+    products: dict[str, list[str]] = {}
+    for product in Product.objects.filter(account=account, kind=SHOP_PLAN).order_by("name"):
+        products.setdefault(str(product.parameters.get("plan_id", "")), []).append(product.name)
+    ids = [*plans, *(plan_id for plan_id in products if plan_id and plan_id not in plans)]
+    return [
+        CatalogPlan(
+            id=plan_id,
+            plan=plans.get(plan_id),
+            sold_out_since=cache.get(_sold_out_key(account, plan_id)),
+            products=tuple(products.get(plan_id, ())),
+        )
+        for plan_id in ids
+    ]
+
+
+def shop_plan(*, account: ProviderAccount, plan_id: str) -> proxyshop.Plan | None:
+    """One plan the shop lists now (None when it does not), for pricing a purchase."""
+    return next((plan for plan in client_for_account(account).plans() if plan.id == plan_id), None)
+
+
+def shop_purchase(
+    *,
+    account: ProviderAccount,
+    actor: User | None,
+    plan_id: str,
+    quantity: int = 1,
+    repeat_count: int = 1,
+    coupon_code: str | None = None,
+    customer: Customer | None = None,
+) -> list[Resource]:
+    """Buy `quantity` subscriptions of a plan from our shop balance, for stock or straight for `customer`.
+
+    The shop charges `price * repeatCount * quantity` less the coupon. An unknown or expired coupon is
+    refused (CouponRejectedError) and nothing is bought; a sold-out plan raises SoldOutError and is
+    remembered as such for the plans page.
+    """
+    data = {"plan_id": plan_id, "quantity": quantity, "repeat_count": repeat_count, "coupon_code": coupon_code or ""}
+    client = client_for_account(account)
+    bought = _account_attempt(
+        account,
+        actor,
+        "inventory.shop.purchase",
+        data,
+        customer,
+        lambda: client.purchase(plan_id, coupon_code=coupon_code, repeat_count=repeat_count, quantity=quantity),
+    )
+    return _bought(account, client, actor, "inventory.shop.purchase", data, bought, customer)
+
+
+def shop_trial(*, account: ProviderAccount, actor: User | None, plan_id: str, customer: Customer | None = None):
+    """Ask the shop for a free trial subscription of a plan; raises TrialNotEnabledError (403) for most keys."""
+    data = {"plan_id": plan_id}
+    client = client_for_account(account)
+    given = _account_attempt(account, actor, "inventory.shop.trial", data, customer, lambda: client.trial(plan_id))
+    return _bought(account, client, actor, "inventory.shop.trial", data, given, customer)
+
+
+def _account_attempt(account, actor, action, data, customer, call: Callable[[], Any]):
+    """The upstream call of a purchase or trial: a lost answer is audited on the account, a sold-out plan noted."""
+    with common.recording_unknown_outcome(
+        action=action,
+        actor=actor,
+        target=account,
+        customer=customer,
+        data={**data, "outcome": "unknown", "note": UNKNOWN_OUTCOME_NOTE},
+    ):
+        try:
+            return call()
+        except errors.SoldOutError:
+            plan_sold_out(account=account, plan_id=data["plan_id"])
+            raise
+
+
+def plan_sold_out(*, account: ProviderAccount, plan_id: str) -> None:
+    """Note that the shop just refused a plan as sold out (by staff or by a customer's order)."""
+    cache.set(_sold_out_key(account, plan_id), timezone.now(), SOLD_OUT_SECONDS)
+
+
+def _sold_out_key(account: ProviderAccount, plan_id: str) -> str:
+    return f"proxyshop:sold-out:{account.pk}:{plan_id}"
+
+
+def _bought(
+    account: ProviderAccount,
+    client: proxyshop.Client,
+    actor: User | None,
+    action: str,
+    data: dict[str, Any],
+    result: proxyshop.PurchaseResult,
+    customer: Customer | None,
+) -> list[Resource]:
+    """Mirror what a purchase or trial created (read back whole: the answer may omit the credentials),
+    assign it to the customer when one was chosen, and audit it."""
+    now = timezone.now()
+    answered = {subscription.id: subscription for subscription in result.subscriptions}
+    try:
+        listed = {s.id: s for s in client.subscriptions() if s.id in result.subscription_ids}
+    except errors.ProviderError:
+        listed = {}  # bought all the same: the next sync fills in what the answer left out
+    with transaction.atomic():
+        resources = []
+        for subscription_id in result.subscription_ids:
+            subscription = listed.get(subscription_id) or answered.get(subscription_id)
+            if subscription is None:
+                continue
+            resource = mirror.mirror_row(account, shop_subscription_row(subscription, now), now=now)
+            if customer is not None:
+                resource = assignment.resource_assign(resource=resource, customer=customer, actor=actor)
+            resources.append(resource)
+        audit.record(
+            action=action,
+            actor=actor,
+            target=account,
+            customer=customer,
+            data={
+                **data,
+                "subscriptions": list(result.subscription_ids),
+                "customer": customer.name if customer else None,
+            },
+        )
+    return resources
+
+
+# A subscription --------------------------------------------------------------------------------------------
+
+
+def subscription_renewal_plans(*, resource: Resource) -> list[proxyshop.RenewalPlan]:
+    """The plans this subscription may be renewed with (a read, for the renew form's choices)."""
+    _refuse_unless_renewable(resource)
+    return _client(resource).renewal_plans(resource.upstream_id)
+
+
+def subscription_renew(
+    *, resource: Resource, actor: User | None, plan_id: str, repeat_count: int = 1, coupon_code: str | None = None
+) -> Resource:
+    """Renew with an eligible renewal plan, `repeat_count` times (charged `price * repeatCount` less the coupon).
+
+    README decision: an expired subscription can be renewed; the new end is the later of now and its
+    end, plus the plan's duration * repeatCount. Only one gone upstream is refused.
+    """
+    _refuse_unless_renewable(resource)
+    client = _client(resource)
+    action = "inventory.shop_subscription.renew"
+    previous = resource.expires_at
+    data = {"plan_id": plan_id, "repeat_count": repeat_count, "coupon_code": coupon_code or ""}
+    renewed = _attempt(
+        resource,
+        actor,
+        action,
+        data,
+        lambda: client.renew(resource.upstream_id, plan_id, coupon_code=coupon_code, repeat_count=repeat_count),
+    )
+    # The answer carries only the new end: keep it even if the read-back below fails.
+    resource.expires_at = renewed.end_at
+    resource.upstream = {**resource.upstream, "activeUntil": round(renewed.end_at.timestamp() * 1000)}
+    if renewed.end_at > timezone.now():
+        resource.status = ResourceStatus.ACTIVE
+    _refresh(resource, client)
+    data["from"] = previous.isoformat() if previous else None
+    data["until"] = resource.expires_at.isoformat() if resource.expires_at else None
+    return _audited(resource, actor, action, data)
 
 
 def subscription_available_networks(*, resource: Resource) -> list[proxyshop.Network]:
@@ -104,6 +305,22 @@ def subscription_switch_network(*, resource: Resource, actor: User | None, targe
 
 def _client(resource: Resource) -> proxyshop.Client:
     return client_for_account(resource.account)
+
+
+def _refuse_unless_renewable(resource: Resource) -> None:
+    """A renewal needs a subscription the shop still has; expired is fine (README decision)."""
+    if resource.kind != SHOP_SUBSCRIPTION:
+        raise errors.InvalidRequestError(
+            f"this action is for a proxy shop subscription, not a {resource.get_kind_display()}",
+            provider=proxyshop.PROVIDER,
+            operation="renew",
+        )
+    if resource.status == ResourceStatus.VANISHED:
+        raise errors.ConflictError(
+            "this subscription is gone upstream and can no longer be renewed",
+            provider=proxyshop.PROVIDER,
+            operation="renew",
+        )
 
 
 def _refuse_unless_actionable(resource: Resource, operation: str) -> None:

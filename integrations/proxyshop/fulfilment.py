@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import Order, OrderKind
+from integrations.proxyshop import actions
 from integrations.proxyshop import client as proxyshop
 from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_SUBSCRIPTION
 from integrations.proxyshop.mirror import shop_subscription_row
@@ -33,12 +34,10 @@ def prepare(order: Order) -> dict[str, Any]:
     # reconciliation take an end that was already there for a renewal that never happened.
     subscription_id = order.resource.upstream_id
     current = next((s for s in _client(order).subscriptions() if s.id == subscription_id), None)
-    if current is None or current.active_until <= timezone.now():
-        # The shop answers 409 on an expired subscription; nothing was sent, so this is a clean failure.
-        raise errors.ConflictError(
-            f"subscription {subscription_id} is expired or gone: the shop cannot renew it",
-            provider=PROXY_SHOP,
-            operation="renew",
+    if current is None:
+        # Nothing was sent, so this is a clean failure. An expired one is renewed from now (README decision).
+        raise errors.NotFoundError(
+            f"subscription {subscription_id} is gone: the shop cannot renew it", provider=PROXY_SHOP, operation="renew"
         )
     return {
         "plan_id": product_plan_id(product),
@@ -50,7 +49,11 @@ def prepare(order: Order) -> dict[str, Any]:
 def submit(order: Order) -> list[Row]:
     request, now, client = order.request, timezone.now(), _client(order)
     if order.kind == OrderKind.PURCHASE:
-        result = client.purchase(request["plan_id"], quantity=request["quantity"])
+        try:
+            result = client.purchase(request["plan_id"], quantity=request["quantity"])
+        except errors.SoldOutError:
+            actions.plan_sold_out(account=order.product.account, plan_id=request["plan_id"])  # for the plans page
+            raise
         if len(result.subscriptions) != request["quantity"]:
             # Paid for but not (all) delivered in the answer: hold the money and let reconciliation look.
             raise errors.MalformedResponseError(

@@ -28,6 +28,7 @@ class ProxyShop(registry.Integration):
     sandbox_path = "/shop"
     staff_panel_template = "proxyshop/staff_panel.html"
     portal_panel_template = "proxyshop/portal_panel.html"
+    account_panel_template = "proxyshop/account_panel.html"
 
     def client(self, account, **options) -> proxyshop.Client:
         return proxyshop.Client(account.base_url, account.secret, **options)
@@ -94,9 +95,9 @@ class ProxyShop(registry.Integration):
         return None if plan is None else (plan.price_cents, plan.price_cents)
 
     def renewable(self, resource, now) -> str:
-        if resource.status == ResourceStatus.EXPIRED or (resource.expires_at and resource.expires_at <= now):
-            # The shop refuses (409) any action on an expired subscription.
-            return "This proxy has expired and the provider cannot renew it: please buy a new one."
+        # README decision: `renew` works on an expired subscription too (from now on); only a gone one cannot.
+        if resource.status == ResourceStatus.VANISHED:
+            return "This proxy no longer exists at the provider, so it cannot be renewed."
         return ""
 
     def simulator(self):

@@ -8,6 +8,9 @@ import re
 from providers.http.rules import RuleViolation, is_int
 
 ROTATION_POLICIES: tuple[int, ...] = (0, 5, 10, 15, 30, 60)
+# Not documented; our decision for staff forms, so a typo cannot buy hundreds of proxies or years at once.
+MAX_QUANTITY = 100
+MAX_REPEAT_COUNT = 36
 _ID = re.compile(r"[a-z0-9]+")
 
 

@@ -7,6 +7,10 @@ from django.urls import path
 from integrations.proxyshop import views
 
 staff_urlpatterns = [
+    path("shop/<int:account_id>/plans/", views.staff_shop_plans, name="shop-plans"),
+    path("shop/<int:account_id>/purchase/", views.staff_shop_purchase, name="shop-purchase"),
+    path("shop/<int:account_id>/trial/", views.staff_shop_trial, name="shop-trial"),
+    path("<int:resource_id>/shop/renew/", views.staff_renew, name="shop-renew"),
     path("<int:resource_id>/shop/credentials/", views.staff_change_credentials, name="shop-credentials"),
     path("<int:resource_id>/shop/rotation/", views.staff_set_rotation, name="shop-rotation"),
     path("<int:resource_id>/shop/rotate/", views.staff_rotate_now, name="shop-rotate"),

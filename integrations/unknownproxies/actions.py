@@ -1,4 +1,4 @@
-"""Actions on Unknown Proxies tokens: modify a residential or ISP token upstream, mirror the answer, audit it."""
+"""Actions on Unknown Proxies tokens: create, modify or re-read a token upstream, mirror the answer, audit it."""
 
 from __future__ import annotations
 
@@ -9,22 +9,110 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Customer, User
 from integrations.unknownproxies import client as unknownproxies
 from integrations.unknownproxies.kinds import ISP_TOKEN, RESI_TOKEN
 from integrations.unknownproxies.mirror import isp_token_row, resi_token_row
-from inventory import mirror
+from inventory import assignment, mirror
 from inventory import outcomes as common
 from inventory.mirror import Row
 from inventory.models import Resource, ResourceStatus
 from ops import audit
+from ops.units import GB
 from providers import registry
 from providers.http import errors
+from providers.models import ProviderAccount
 from providers.registry import client_for_account
 
 UNKNOWN_OUTCOME_NOTE = (
     "the provider did not answer; the change may or may not have been applied; the next sync will show the truth"
 )
+
+
+def resi_token_create(
+    *,
+    account: ProviderAccount,
+    actor: User | None,
+    data_limit_gb: int,
+    username: str | None = None,
+    duration_hours: int = 0,
+    customer: Customer | None = None,
+) -> tuple[Resource, unknownproxies.ResiToken]:
+    """Create a residential token for stock, or straight for `customer`; returns it with the typed answer.
+
+    The provider generates the password and answers it once: the caller shows it from the typed token.
+    The audit row keeps the limits and whether the username was chosen, never the credentials themselves.
+    """
+    username_source = "chosen" if username else "generated"
+    data = {"data_limit_gb": data_limit_gb, "username": username_source, "duration_hours": duration_hours}
+    action = "inventory.resi_token.create"
+    client = client_for_account(account)
+    with _recording_account_outcome(account, actor, action, data, customer):
+        token = client.create_resi_token(
+            data_limit=data_limit_gb * GB, username=username or None, duration_hours=duration_hours
+        )
+    resource = _created(account, actor, action, data, resi_token_row(token, timezone.now()), customer)
+    return resource, token
+
+
+def isp_token_create(
+    *,
+    account: ProviderAccount,
+    actor: User | None,
+    region: str,
+    product: str,
+    quantity: int,
+    proxy_type: str,
+    auth_type: str,
+    duration_hours: int,
+    customer: Customer | None = None,
+) -> Resource:
+    """Create an ISP token (README decision: POST /isp/token/create) for stock or for `customer`.
+
+    The token starts `processing` and becomes `active` some minutes later; the sync (or a refresh) shows it.
+    """
+    data = {
+        "region": region,
+        "product": product,
+        "quantity": quantity,
+        "proxy_type": proxy_type,
+        "auth_type": auth_type,
+        "duration_hours": duration_hours,
+    }
+    action = "inventory.isp_token.create"
+    client = client_for_account(account)
+    with _recording_account_outcome(account, actor, action, data, customer):
+        token = client.create_isp_token(region, product, quantity, proxy_type, auth_type, duration_hours)
+    return _created(account, actor, action, data, isp_token_row(token, timezone.now()), customer)
+
+
+def token_refresh(*, resource: Resource, actor: User | None) -> Resource:
+    """Re-read one token upstream and write the mirror, as a sync would; a token gone upstream is marked so."""
+    client = _client(resource)
+    action = f"inventory.{resource.kind}.refresh"
+    now = timezone.now()
+    try:
+        if resource.kind == RESI_TOKEN:
+            row = resi_token_row(client.get_resi_token(resource.upstream_id), now)
+        else:
+            row = isp_token_row(client.get_isp_token(resource.upstream_id), now)
+    except errors.NotFoundError:
+        with transaction.atomic():
+            mirror.mark_vanished(Resource.objects.filter(pk=resource.pk), now=now)
+            audit.record(action=action, actor=actor, target=resource, customer=resource.customer, data={"found": False})
+        resource.refresh_from_db()
+        return resource
+    with transaction.atomic():
+        resource.vanished_at = None
+        resource.save(update_fields=[*mirror.apply_row(resource, row, now=now, usage=True), "vanished_at"])
+        audit.record(
+            action=action,
+            actor=actor,
+            target=resource,
+            customer=resource.customer,
+            data={"found": True, "status": resource.status},
+        )
+    return resource
 
 
 def resi_pools(*, resource: Resource) -> list[unknownproxies.Pool]:
@@ -135,6 +223,37 @@ def _audit_data(changes: dict[str, Any]) -> dict[str, Any]:
         "fields": sorted(changes),
         **{name: value for name, value in changes.items() if name not in ("username", "password")},
     }
+
+
+def _recording_account_outcome(
+    account: ProviderAccount, actor: User | None, action: str, data: dict[str, Any], customer: Customer | None
+):
+    """Around a create: a lost answer is audited on the account (there is no resource yet), then re-raised."""
+    return common.recording_unknown_outcome(
+        action=action,
+        actor=actor,
+        target=account,
+        customer=customer,
+        data={**data, "outcome": "unknown", "note": UNKNOWN_OUTCOME_NOTE},
+    )
+
+
+@transaction.atomic
+def _created(
+    account: ProviderAccount, actor: User | None, action: str, data: dict[str, Any], row: Row, customer: Customer | None
+) -> Resource:
+    """Mirror a token the provider just created, hand it to the customer when one was chosen, and audit it."""
+    resource = mirror.mirror_row(account, row, now=timezone.now())
+    if customer is not None:
+        resource = assignment.resource_assign(resource=resource, customer=customer, actor=actor)
+    audit.record(
+        action=action,
+        actor=actor,
+        target=resource,
+        customer=customer,
+        data={**data, "token": resource.upstream_id, "customer": customer.name if customer else None},
+    )
+    return resource
 
 
 @contextmanager

@@ -17,7 +17,9 @@ from typing import Any
 
 from django import forms
 
+from accounts.models import Customer
 from integrations.unknownproxies import rules
+from inventory import submissions
 from inventory.models import Resource
 from providers.http.rules import RuleViolation
 
@@ -250,3 +252,104 @@ class IspTokenModifyForm(IspTokenForm):
 
     def _credentials(self) -> tuple[str, ...]:
         return ("username", "password")
+
+
+# Creating tokens (staff, on the provider account) -------------------------------------------------------
+
+
+def _customer_field() -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=Customer.objects.filter(status=Customer.Status.ACTIVE).order_by("name"),
+        required=False,
+        empty_label="— nobody (keep in stock) —",
+        help_text="The new token is assigned to this customer at once.",
+    )
+
+
+class _CreateForm(forms.Form):
+    """A create: sent once (the hidden key), optionally straight to a customer."""
+
+    request_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["customer"] = _customer_field()
+        if not self.is_bound:
+            self.initial.setdefault("request_key", submissions.new_key())
+
+    def action_kwargs(self) -> dict[str, Any]:
+        return {name: value for name, value in self.cleaned_data.items() if name != "request_key"}
+
+
+class ResiTokenCreateForm(_CreateForm):
+    """A new residential token: whole GB, an optional 8-character username, hours of validity."""
+
+    data_limit_gb = forms.IntegerField(
+        label="Data limit (GB)", min_value=1, help_text="Whole gigabytes (1 GB = 1,000,000,000 bytes)."
+    )
+    username = forms.CharField(
+        label="Username",
+        required=False,
+        help_text=f"Exactly {rules.RESI_USERNAME_LENGTH} letters or digits; leave empty for a generated one.",
+    )
+    duration_hours = forms.IntegerField(
+        label="Duration (hours)",
+        initial=0,
+        help_text=f"0 means no time limit; at most {rules.MAX_DURATION_HOURS} (10 years).",
+    )
+
+    def clean_data_limit_gb(self) -> int:
+        value = self.cleaned_data["data_limit_gb"]
+        _raise_first(rules.data_limit(value * GB))
+        return value
+
+    def clean_username(self) -> str:
+        value = self.cleaned_data.get("username", "")
+        if value:
+            _raise_first(rules.resi_username(value))
+        return value
+
+    def clean_duration_hours(self) -> int:
+        value = self.cleaned_data["duration_hours"]
+        _raise_first(rules.duration_hours(value))
+        return value
+
+
+class IspTokenCreateForm(_CreateForm):
+    """A new ISP token: region, product, how many proxies, protocol, authentication and hours of validity."""
+
+    region = forms.CharField(label="Region", max_length=20, help_text="The provider's region code, e.g. US.")
+    product = forms.CharField(label="Product", max_length=40, help_text="The provider's product code, e.g. TICK.")
+    quantity = forms.IntegerField(
+        label="Number of proxies", initial=1, help_text=f"From 1 to {rules.MAX_ISP_QUANTITY}."
+    )
+    proxy_type = forms.ChoiceField(label="Protocol", choices=[("http", "HTTP"), ("socks", "SOCKS")])
+    auth_type = forms.ChoiceField(
+        label="Authentication",
+        choices=[("user", "Username and password"), ("ip", "Whitelisted IPs")],
+        help_text="With whitelisted IPs the token starts with 1.1.1.1 (the provider's default): set the real ones "
+        "once it is active.",
+    )
+    duration_hours = forms.IntegerField(
+        label="Duration (hours)", initial=720, help_text=f"0 means no time limit; at most {rules.MAX_DURATION_HOURS}."
+    )
+
+    def clean_region(self) -> str:
+        value = self.cleaned_data["region"].strip()
+        _raise_first(rules.non_empty_text(value, "region"))
+        return value
+
+    def clean_product(self) -> str:
+        value = self.cleaned_data["product"].strip()
+        _raise_first(rules.non_empty_text(value, "product"))
+        return value
+
+    def clean_quantity(self) -> int:
+        value = self.cleaned_data["quantity"]
+        _raise_first(rules.isp_quantity(value))
+        return value
+
+    def clean_duration_hours(self) -> int:
+        value = self.cleaned_data["duration_hours"]
+        _raise_first(rules.duration_hours(value))
+        return value

@@ -1,12 +1,17 @@
-"""Unknown Proxies as the core sees it: residential and ISP tokens, sold as residential GB."""
+"""Unknown Proxies as the core sees it: residential and ISP tokens, sold as residential GB and ISP proxies.
+
+More GB can be bought for any residential token a customer holds (staff-assigned ones too). ISP tokens
+have no documented extension call: they are sold for a fixed period, and a replacement purchase is
+offered before one ends.
+"""
 
 from __future__ import annotations
 
 from django import forms
 
 from integrations.unknownproxies import client as unknownproxies
-from integrations.unknownproxies import fulfilment, mirror
-from integrations.unknownproxies.kinds import ISP_TOKEN, RESI_GB, RESI_TOKEN, UNKNOWN_PROXIES
+from integrations.unknownproxies import fulfilment, mirror, rules
+from integrations.unknownproxies.kinds import ISP_PROXIES, ISP_TOKEN, RESI_GB, RESI_TOKEN, UNKNOWN_PROXIES
 from inventory.presenters import dig
 from providers import registry
 from providers.http import errors
@@ -16,17 +21,31 @@ from providers.registry import CheckResult, Credential, ProductKind, ResourceKin
 RESI_GATEWAY = "resi.unknownproxies.com:8080"
 
 
+def _period(hours: int) -> str:
+    return f"{hours // 24} days" if hours and hours % 24 == 0 else f"{hours} hours"
+
+
 class UnknownProxies(registry.Integration):
     kind = UNKNOWN_PROXIES
     label = "Unknown Proxies"
     default_base_url = "https://api.unknownproxies.com/api/v1"
     uses_username = True
     resource_kinds = (ResourceKind(RESI_TOKEN, "Residential token"), ResourceKind(ISP_TOKEN, "ISP token"))
-    product_kinds = (ProductKind(RESI_GB, "Residential traffic (Unknown Proxies)", resource_kind=RESI_TOKEN),)
+    product_kinds = (
+        ProductKind(
+            RESI_GB,
+            "Residential traffic (Unknown Proxies)",
+            resource_kind=RESI_TOKEN,
+            renews_any=True,
+            renew_label="Buy more GB",
+        ),
+        ProductKind(ISP_PROXIES, "ISP proxies (Unknown Proxies)", resource_kind=ISP_TOKEN, renewable=False),
+    )
     fulfilment = fulfilment
     sandbox_path = "/unknownproxies/api/v1"
     staff_panel_template = "unknownproxies/staff_panel.html"
     portal_panel_template = "unknownproxies/portal_panel.html"
+    account_panel_template = "unknownproxies/account_panel.html"
 
     def client(self, account, **options) -> unknownproxies.Client:
         return unknownproxies.Client(account.base_url, account.username, account.secret, **options)
@@ -89,20 +108,50 @@ class UnknownProxies(registry.Integration):
             ),
             "duration_hours": forms.IntegerField(
                 min_value=0,
-                max_value=87_600,
+                max_value=rules.MAX_DURATION_HOURS,
                 required=False,
-                help_text="Residential: hours of validity (0 = no time limit); a renewal adds as many.",
+                help_text="Residential: hours of validity (0 = no time limit); a renewal adds as many. "
+                "ISP: the fixed period the proxies are sold for.",
+            ),
+            "isp_region": forms.CharField(max_length=20, required=False, label="ISP region", help_text="e.g. US."),
+            "isp_product": forms.CharField(
+                max_length=40, required=False, label="ISP product", help_text="The provider's code, e.g. TICK."
+            ),
+            "isp_quantity": forms.IntegerField(
+                min_value=1, max_value=rules.MAX_ISP_QUANTITY, required=False, label="ISP proxies per order"
+            ),
+            "isp_proxy_type": forms.ChoiceField(
+                required=False, label="ISP protocol", choices=[("", "—"), ("http", "HTTP"), ("socks", "SOCKS")]
+            ),
+            "isp_auth_type": forms.ChoiceField(
+                required=False,
+                label="ISP authentication",
+                choices=[("", "—"), ("user", "Username and password"), ("ip", "Whitelisted IPs")],
             ),
         }
 
     def product_parameters(self, product_kind, data):
+        if product_kind == ISP_PROXIES:
+            return fulfilment.isp_parameters(data)
         errors = {} if data.get("gb") else {"gb": "Residential products need a number of GB."}
         return {"gb": data.get("gb"), "duration_hours": data.get("duration_hours") or 0}, errors
 
     def product_summary(self, product) -> str:
+        if product.kind == ISP_PROXIES:
+            p = product.parameters
+            return (
+                f"{p.get('quantity')} ISP proxies in {p.get('region')} ({p.get('product')}, "
+                f"{str(p.get('proxy_type', '')).upper()}) for {_period(int(p.get('duration_hours', 0)))}: a fixed "
+                "period (the provider cannot extend it); before it ends we offer a replacement to buy"
+            )
         hours = fulfilment.product_hours(product)
         validity = f", valid {hours} h" if hours else ", no time limit"
         return f"{fulfilment.product_gb(product)} GB residential traffic{validity}"
+
+    def renewable(self, resource, now) -> str:
+        if resource.kind == ISP_TOKEN:
+            return "ISP proxies cannot be extended: buy a replacement before these end."
+        return ""
 
     def simulator(self):
         from integrations.unknownproxies.sandbox import UnknownProxiesSim
@@ -121,7 +170,22 @@ class UnknownProxies(registry.Integration):
                 "price_cents": 3500,
                 "renewal_price_cents": 3000,
                 "description": "Rotating residential IPs in the US, Canada and the UK.",
-            }
+            },
+            {
+                "name": "2 US ISP proxies for 30 days",
+                "kind": ISP_PROXIES,
+                "parameters": {
+                    "region": "US",
+                    "product": "TICK",
+                    "quantity": 2,
+                    "proxy_type": "http",
+                    "auth_type": "user",
+                    "duration_hours": 720,
+                },
+                "price_cents": 2400,
+                "renewal_price_cents": 2400,
+                "description": "Static US ISP proxies, sold for 30 days; buy a replacement before they end.",
+            },
         ]
 
     def demo_assignments(self) -> dict[str, list[str]]:

@@ -48,6 +48,10 @@ def test_it_stocks_the_demo_shop_and_credits_the_demo_customers_once(db, setting
     settings.DEMO_MODE = True
     call_command("seed_demo")
     call_command("seed_demo")
-    assert Product.objects.filter(active=True).count() == 2
+    from providers import registry
+
+    demo_products = [product for integration in registry.all_integrations() for product in integration.demo_products()]
+    assert len(demo_products) >= 3  # residential GB, ISP proxies, a shop plan
+    assert Product.objects.filter(active=True).count() == len(demo_products)
     alice = User.objects.get(username="alice").customer
     assert customer_balance(customer=alice) == 10_000

@@ -180,12 +180,16 @@ def test_it_extends_an_expired_resi_token_from_now(sandbox, funded, resi_product
     assert request["data_limit"] == 10_000_000_000
 
 
-def test_it_refuses_to_renew_what_was_not_bought_here_or_is_not_yours(sandbox, funded, customer_b, resi_product):
+def test_it_refuses_to_renew_what_was_not_bought_here_or_is_not_yours(
+    sandbox, funded, customer_b, resi_product, shop_account
+):
     resource = _bought(funded, resi_product)
     with pytest.raises(services.NotRenewable):
         services.order_renew(customer=customer_b, resource=resource, idempotency_key="x", actor=None)
+    # A shop subscription staff assigned was not bought here: no product renews it (more GB for any
+    # residential token, staff-assigned too, is tested in test_top_ups.py).
     stranger = Resource.objects.create(
-        account=resi_product.account, kind=RESI_TOKEN, upstream_id="other123", customer=funded
+        account=shop_account, kind=SHOP_SUBSCRIPTION, upstream_id="other123", customer=funded
     )
     with pytest.raises(services.NotRenewable):
         services.order_renew(customer=funded, resource=stranger, idempotency_key="y", actor=None)

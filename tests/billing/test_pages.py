@@ -9,6 +9,8 @@ import pytest
 from accounts.models import Customer
 from billing import services
 from billing.models import LedgerEntry, Order, OrderState, Product
+from inventory.models import Resource, ResourceStatus
+from inventory.sync import sync_account
 from ops.models import AuditEvent
 
 KEY = "k" * 32
@@ -254,3 +256,22 @@ def test_it_buys_at_the_price_the_customer_saw(client, sandbox, alice, funded, s
     )
     assert "was charged" in response.content.decode()
     assert services.customer_balance(customer=funded) == 3000
+
+
+# Portal: a lapsed subscription is renewed from the shop -----------------------------------------------------
+
+
+def test_a_customer_renews_a_lapsed_subscription_in_the_portal(client, sandbox, alice, funded, shop_product):
+    bought = services.order_place(customer=funded, product=shop_product, idempotency_key="b" * 16, actor=None)
+    sandbox.control("clock", {"advance_seconds": 31 * 86400})
+    sync_account(account=shop_product.account)
+    client.force_login(alice)
+    detail = client.get(f"/portal/proxies/{bought.resource.pk}/").content.decode()
+    assert "Renew it" in detail and 'id="renew"' in detail
+    catalog = client.get("/portal/shop/")
+    assert f'id="renew-{bought.resource.pk}"' in catalog.content.decode()
+    key = re.findall(r'name="idempotency_key" value="([^"]+)"', catalog.content.decode())[-1]
+    response = client.post(f"/portal/shop/renew/{bought.resource.pk}/", {"idempotency_key": key}, follow=True)
+    assert "was charged" in response.content.decode()
+    resource = Resource.objects.get(pk=bought.resource.pk)
+    assert resource.status == ResourceStatus.ACTIVE

@@ -261,23 +261,33 @@ def test_it_refunds_a_lost_shop_renewal_that_never_happened_despite_a_stale_mirr
     assert services.customer_balance(customer=funded) == 3000
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"status": ResourceStatus.VANISHED},
-        {"status": ResourceStatus.EXPIRED},
-        {"expires_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)},
-    ],
-)
-def test_it_refuses_to_renew_a_vanished_or_expired_subscription_before_charging(sandbox, funded, shop_product, change):
+def test_it_refuses_to_renew_a_vanished_subscription_before_charging(sandbox, funded, shop_product):
     bought = services.order_place(customer=funded, product=shop_product, idempotency_key="b" * 16, actor=None)
-    Resource.objects.filter(pk=bought.resource.pk).update(**change)
+    Resource.objects.filter(pk=bought.resource.pk).update(status=ResourceStatus.VANISHED)
 
     with pytest.raises(services.NotRenewable):
         services.order_renew(
             customer=funded, resource=Resource.objects.get(pk=bought.resource.pk), idempotency_key="r" * 16, actor=None
         )
     assert _kinds(funded) == ["purchase", "top_up"]
+
+
+def test_it_renews_a_lapsed_subscription_from_now(sandbox, funded, shop_product):
+    """README decision: `renew` works on an expired subscription; the new end is now + the plan's duration."""
+    bought = services.order_place(customer=funded, product=shop_product, idempotency_key="b" * 16, actor=None)
+    sandbox.control("clock", {"advance_seconds": 40 * 86400})  # the 30-day plan lapsed 10 days ago
+    sync.sync_account(account=shop_product.account)
+    lapsed = Resource.objects.get(pk=bought.resource.pk)
+    assert lapsed.status == ResourceStatus.EXPIRED
+
+    renewal = services.order_renew(customer=funded, resource=lapsed, idempotency_key="r" * 16, actor=None)
+
+    assert renewal.state == OrderState.FULFILLED
+    lapsed.refresh_from_db()
+    now = dt.datetime.fromtimestamp(sandbox.control("clock", method="GET")["now"], tz=dt.UTC)
+    assert lapsed.status == ResourceStatus.ACTIVE
+    assert abs(lapsed.expires_at - (now + dt.timedelta(days=30))) < dt.timedelta(minutes=1)
+    assert _kinds(funded) == ["purchase", "renewal", "top_up"]
 
 
 def test_it_keeps_a_renewed_resi_limit_in_whole_gigabytes():

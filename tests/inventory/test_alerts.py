@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Customer
 from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
+from integrations.unknownproxies.kinds import ISP_TOKEN
 from inventory import alert_tasks
 from inventory.alerts import alerts_check, alerts_deliver_pending
 from inventory.models import Alert, ResourceStatus
@@ -90,6 +91,15 @@ def test_it_says_what_expires_and_when_in_plain_words(owner, now, mailoutbox):
     assert alert.cycle == (now + dt.timedelta(hours=12)).isoformat()
     assert mailoutbox[0].subject == "Expires soon: Residential token shop-bot-7"
     assert alert.message in mailoutbox[0].body
+
+
+def test_an_expiry_warning_offers_a_replacement_for_what_cannot_be_renewed(owner, now, mailoutbox):
+    quiet(kind=ISP_TOKEN, label="US TICK x2", expires_at=now + dt.timedelta(days=2), upstream={})
+
+    alerts_check(now=now)
+
+    assert "ISP proxies cannot be extended: buy a replacement before these end." in mailoutbox[0].body
+    assert "Renew it before then" not in mailoutbox[0].body
 
 
 def test_it_does_not_warn_beyond_the_widest_horizon(owner, now, mailoutbox):

@@ -236,3 +236,15 @@ def test_a_fault_rule_matches_the_op_of_a_get(sandbox, api):
     assert limited.headers["Retry-After"] == "9"
     assert limited.json() == {"ok": False, "error": "Rate limited"}
     assert get(api, op="plans").status_code == 200
+
+
+def test_a_lapsed_subscription_renews_from_now_and_can_then_be_changed(sandbox, api):
+    """README decision: renew works on an expired subscription; the other changes need an active one."""
+    refused = post(api, {"op": "change-credentials", "subscriptionId": "subnlexpired"})
+    assert refused.status_code == 409
+    now_ms = sandbox.control("clock", method="GET")["now"] * 1000
+    renewed = post(api, {"op": "renew", "subscriptionId": "subnlexpired", "planId": "nlams30private", "repeatCount": 2})
+    assert renewed.status_code == 200
+    assert abs(renewed.json()["endAt"] - (now_ms + 60 * 86_400_000)) < 5_000
+    assert subscription(api, "subnlexpired")["status"] == "active"
+    assert post(api, {"op": "change-credentials", "subscriptionId": "subnlexpired"}).status_code == 200

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.access import customer_required
+from billing import selectors as billing
+from billing.forms import OrderForm
 from inventory import presenters, selectors
 from inventory.access import resource_for_customer
+from inventory.models import ResourceStatus
+from providers import registry
 
 
 @customer_required
@@ -31,8 +37,26 @@ def proxy_detail(request, resource_id: int):
             "resource": resource,
             "credentials": presenters.credentials(resource),
             "proxy_lines": presenters.proxy_lines(resource),
+            **_offers(resource),
         },
     )
+
+
+def _offers(resource) -> dict:
+    """What the customer may buy for this proxy here: a renewal (or more GB), or a replacement near its end."""
+    now = timezone.now()
+    if resource.status == ResourceStatus.VANISHED:
+        return {}
+    product = billing.renewal_product_for(resource=resource)
+    if product is not None and not resource.integration.renewable(resource, now):
+        label = registry.product_kind(product.kind).renew_label
+        return {"renewal": (product, OrderForm.fresh(product.renewal_price_cents), label)}
+    replacement = billing.replacement_product_for(resource=resource)
+    # Sold for a fixed period: offered from the first expiry warning on (the alert horizons).
+    horizon = dt.timedelta(days=max(settings.ALERT_EXPIRY_HORIZONS_DAYS, default=7))
+    if replacement is not None and resource.expires_at is not None and resource.expires_at - now <= horizon:
+        return {"replacement": (replacement, OrderForm.fresh(replacement.price_cents))}
+    return {}
 
 
 @customer_required

@@ -30,6 +30,14 @@ def account_list(request):
     return render(request, "staff/provider_list.html", {"accounts": accounts})
 
 
+@staff_required
+def account_detail(request, account_id: int):
+    """One account: its health, and the integration's account-level screens (its `account_panel_template`)."""
+    account = _get_account_for_staff(account_id)
+    runs = SyncRun.objects.filter(account=account).order_by("-started_at", "-id")[:5]
+    return render(request, "staff/provider_detail.html", {"account": account, "runs": runs})
+
+
 @owner_required
 def account_create(request):
     choices = registry.provider_kind_choices()

@@ -28,6 +28,7 @@ inventory_patterns = [
 provider_patterns = [
     path("", providers.account_list, name="account-list"),
     path("new/", providers.account_create, name="account-create"),
+    path("<int:account_id>/", providers.account_detail, name="account-detail"),
     path("<int:account_id>/edit/", providers.account_edit, name="account-edit"),
     path("<int:account_id>/check/", providers.account_check, name="account-check"),
     path("<int:account_id>/rotate-key/", providers.account_rotate_key, name="account-rotate-key"),
