@@ -9,6 +9,7 @@ from django.views.generic import RedirectView
 from ops import health
 from providers import registry
 from web.portal import urls as portal
+from web.staff import metrics
 from web.staff import urls as staff
 
 
@@ -21,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False), name="root"),
     path("staff/providers/", include((staff.provider_patterns, "providers"))),
     path("staff/inventory/", include((_with_integrations(staff.inventory_patterns, "staff_urlpatterns"), "inventory"))),

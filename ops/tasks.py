@@ -1,17 +1,23 @@
-"""Operational tasks: the worker heartbeat that /healthz reports."""
+"""Operational tasks: the worker heartbeat that /healthz reports, and sending mail (ops.mail)."""
 
 from __future__ import annotations
 
-import socket
-
 from celery import shared_task
-from django.utils import timezone
 
-from ops.models import WorkerHeartbeat
+from ops import heartbeats, mail
 
 
 @shared_task(name="ops.heartbeat", ignore_result=True)
-def heartbeat(name: str = "worker") -> None:
-    WorkerHeartbeat.objects.update_or_create(
-        name=name, defaults={"seen_at": timezone.now(), "hostname": socket.gethostname()}
-    )
+def heartbeat(name: str = heartbeats.WORKER) -> None:
+    heartbeats.heartbeat_record(name=name)
+
+
+@shared_task(bind=True, name="ops.send_email", max_retries=mail.MAX_RETRIES, ignore_result=True)
+def send_email(self, payload: dict) -> None:
+    """Send one message queued by `ops.mail.QueuedEmailBackend`; retry while the mail server is unreachable."""
+    try:
+        mail.deliver(payload)
+    except Exception as exc:
+        if not mail.is_worth_retrying(exc):
+            raise
+        raise self.retry(exc=exc, countdown=mail.retry_countdown(self.request.retries)) from exc
