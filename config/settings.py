@@ -27,7 +27,7 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[INSECURE_ENCR
 if not DEBUG:
     if SECRET_KEY == INSECURE_SECRET_KEY or len(SECRET_KEY) < 50:
         raise ImproperlyConfigured("SECRET_KEY must be set to a random string of 50+ characters when DEBUG is false.")
-    if INSECURE_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
+    if not FIELD_ENCRYPTION_KEYS or INSECURE_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set to your own Fernet keys when DEBUG is false.")
 for _key in FIELD_ENCRYPTION_KEYS:
     try:
