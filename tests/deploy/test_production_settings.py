@@ -241,3 +241,11 @@ def test_one_trusted_proxy_reads_the_client_address_from_x_forwarded_for():
         DEBUG="true",
     )
     assert direct.stdout.strip() == "('REMOTE_ADDR',)"
+
+
+def test_gunicorn_logs_json_too_when_asked(monkeypatch):
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    config = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    formatter = config["logconfig_dict"]["formatters"]["json"]["()"]
+    assert formatter == "pythonjsonlogger.json.JsonFormatter"
+    assert set(config["logconfig_dict"]["loggers"]) == {"gunicorn.error", "gunicorn.access"}

@@ -117,3 +117,13 @@ def test_the_audit_log_redacts_secrets(db):
     event = audit.record(action="x", data={"password": "hunter22", "nested": {"api_key": "k"}, "name": "n"})
     assert event.data == {"password": "[redacted]", "nested": {"api_key": "[redacted]"}, "name": "n"}
     assert event.actor_label == "system"
+
+
+def test_a_worker_is_seen_as_soon_as_it_is_ready(db):
+    from celery.signals import worker_ready
+
+    import ops.tasks  # noqa: F401 (the worker imports it at start; so does this test)
+
+    worker_ready.send(sender=None)
+
+    assert WorkerHeartbeat.objects.get(name=heartbeats.WORKER).seen_at > timezone.now() - dt.timedelta(seconds=5)
