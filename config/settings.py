@@ -298,7 +298,6 @@ CELERY_TASK_ROUTES = {
 if not CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
 CELERY_RESULT_EXPIRES = 24 * 3600
-SECURE_REDIRECT_EXEMPT += [r"^metrics$"]  # scraped over plain HTTP inside the network
 
 # Beat records its own heartbeat (ops.beat) beside the worker's (ops.heartbeat, run every minute);
 # /healthz answers 503 when either is older than this.
@@ -358,6 +357,7 @@ MIDDLEWARE = [
     *MIDDLEWARE,
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]  # scraped over plain HTTP inside the network
 METRICS_INTERNAL_NETWORKS = env.list(
     "METRICS_INTERNAL_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 )

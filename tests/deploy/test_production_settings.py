@@ -249,3 +249,10 @@ def test_gunicorn_logs_json_too_when_asked(monkeypatch):
     formatter = config["logconfig_dict"]["formatters"]["json"]["()"]
     assert formatter == "pythonjsonlogger.json.JsonFormatter"
     assert set(config["logconfig_dict"]["loggers"]) == {"gunicorn.error", "gunicorn.access"}
+
+
+def test_production_refuses_an_empty_encryption_key_list():
+    """`FIELD_ENCRYPTION_KEYS=` left blank in a copied .env.example must not start without keys."""
+    result = python(LOAD_SETTINGS, **{**production(**REDIS), "FIELD_ENCRYPTION_KEYS": ""})
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS must be set" in result.stderr
