@@ -12,11 +12,12 @@ export DEBUG ?= true
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+# requirements-dev.txt includes requirements.txt (runtime) and adds the test, lint and `make run` packages.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed ## create .venv and install the pinned requirements
+install: $(VENV)/.installed ## create .venv and install the pinned requirements (runtime + development)
 
 run: install ## migrate SQLite, seed the demo, start sandbox + web + worker + beat
 	$(BIN)/python manage.py migrate --noinput -v 0
@@ -43,7 +44,8 @@ lint: install
 	$(BIN)/lint-imports --no-cache
 	DEBUG=false SECRET_KEY=lint-only-$$(printf 'x%.0s' {1..60}) \
 	  FIELD_ENCRYPTION_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
-	  ALLOWED_HOSTS=example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+	  ALLOWED_HOSTS=example.com REDIS_URL=redis://lint-only:6379/0 CELERY_BROKER_URL=redis://lint-only:6379/0 \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install

@@ -7,6 +7,7 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -26,7 +27,7 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[INSECURE_ENCR
 if not DEBUG:
     if SECRET_KEY == INSECURE_SECRET_KEY or len(SECRET_KEY) < 50:
         raise ImproperlyConfigured("SECRET_KEY must be set to a random string of 50+ characters when DEBUG is false.")
-    if INSECURE_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
+    if not FIELD_ENCRYPTION_KEYS or INSECURE_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set to your own Fernet keys when DEBUG is false.")
 for _key in FIELD_ENCRYPTION_KEYS:
     try:
@@ -192,8 +193,8 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else 
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Proxy Reseller <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# The cache holds cross-process locks (one sync per provider account at a time): Redis in production,
-# a folder shared by web, worker and beat in the embedded default.
+# The cache holds rate limits and the fallback for cross-process locks (ops.locks): Redis in production
+# (refused otherwise, below), a folder shared by web, worker and beat in the embedded default.
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -277,3 +278,101 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# ------------------------------------------------------------------------------------------------------
+# Production readiness: Redis, queues, the proxy in front, mail through Celery, monitoring.
+# ------------------------------------------------------------------------------------------------------
+
+# Production needs Redis: locks (ops.locks), rate limits and Celery's queues must be atomic and shared by
+# every container. The filesystem broker and the file or local-memory caches are for the embedded default.
+if not DEBUG:
+    if CELERY_BROKER_URL.partition("://")[0] in {"filesystem", "memory"}:
+        raise ImproperlyConfigured(
+            "CELERY_BROKER_URL must point at Redis (redis://...) when DEBUG is false: "
+            "the filesystem broker is for the embedded default (make run) only."
+        )
+    if not REDIS_URL or CACHES["default"]["BACKEND"].rsplit(".", 2)[-2] in {"filebased", "locmem", "dummy"}:
+        raise ImproperlyConfigured(
+            "REDIS_URL must point at Redis (redis://...) when DEBUG is false: production locks and the cache "
+            "need it; the file cache is for the embedded default (make run) only."
+        )
+
+# Queues: syncs (many, slow, retried) never hold up orders and reconciliation; everything else (heartbeat,
+# alerts, mail) runs on the default queue. The worker consumes every queue listed here unless told `-Q`.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "sync", "orders")]
+CELERY_TASK_ROUTES = {
+    "inventory.sync_*": {"queue": "sync"},
+    "billing.*": {"queue": "orders"},
+}
+# Redis redelivers a task that is not acknowledged within the visibility timeout, and a retry scheduled
+# with a countdown waits unacknowledged in a worker: the timeout must outlast the longest countdown (a sync
+# retry waits at most inventory.tasks.RETRY_COUNTDOWN_MAX_SECONDS = 1 h, a mail retry
+# ops.mail.RETRY_COUNTDOWN_MAX_SECONDS = 30 min) plus a run (CELERY_TASK_TIME_LIMIT), or it would run twice.
+# tests/test_production.py keeps these in step.
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+CELERY_RESULT_EXPIRES = 24 * 3600
+
+# Beat records its own heartbeat (ops.beat) beside the worker's (ops.heartbeat, run every minute);
+# /healthz answers 503 when either is older than this.
+CELERY_BEAT_SCHEDULER = "ops.beat:HeartbeatScheduler"
+HEARTBEAT_STALE_SECONDS = env.int("HEARTBEAT_STALE_SECONDS", default=300)
+
+# Behind the TLS proxy (compose: Caddy) REMOTE_ADDR is the proxy's address; the client's is the one the
+# nearest proxy wrote into X-Forwarded-For. TRUSTED_PROXY_COUNT says how many proxies stand in front (0: none,
+# REMOTE_ADDR is the client). django-axes reads the address through django-ipware, and locks out a
+# username only from that address (AXES_LOCKOUT_PARAMETERS above), so one lock-out never locks out everyone.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 (no proxy in front) or the number of proxies.")
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_ORDER = "left-most"
+    # ipware counts the proxies listed in the header; the nearest proxy is REMOTE_ADDR, not listed there.
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT - 1
+    # Addresses a client wrote at the front of the header are passed over, not a reason to use REMOTE_ADDR.
+    IPWARE_STRICT = False
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# Mail leaves through a Celery task (ops.mail), so an SMTP outage never fails the page that sent it
+# (password reset, invitations); the task sends with the backend EMAIL_URL chose, and retries.
+EMAIL_DELIVERY_BACKEND = EMAIL_BACKEND  # noqa: F821 (set by env.email_url above)
+EMAIL_BACKEND = "ops.mail.QueuedEmailBackend"
+
+# Errors to Sentry when SENTRY_DSN is set, with secrets scrubbed by the audit log's redaction policy.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from ops.monitoring import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
+
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), for a log collector.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
+LOGGING["formatters"]["json"] = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+}
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+# Celery's own log format would replace ours in the worker.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT == "plain"
+
+# Prometheus metrics (django-prometheus) at /metrics, for an internal address that reaches the app directly
+# (not through the proxy) or a signed-in staff member; see ops.network and web/staff/metrics.py.
+INSTALLED_APPS += ["django_prometheus"]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]  # scraped over plain HTTP inside the network
+METRICS_INTERNAL_NETWORKS = env.list(
+    "METRICS_INTERNAL_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+)

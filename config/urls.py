@@ -10,6 +10,7 @@ from ops import health
 from payments import webhooks as payment_webhooks
 from providers import registry
 from web.portal import urls as portal
+from web.staff import metrics
 from web.staff import urls as staff
 
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("payments/webhook/<str:gateway>/", payment_webhooks.receive, name="payment-webhook"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", RedirectView.as_view(pattern_name="accounts:home", permanent=False), name="root"),
     path("staff/providers/", include((staff.provider_patterns, "providers"))),
     path("staff/inventory/", include((_with_integrations(staff.inventory_patterns, "staff_urlpatterns"), "inventory"))),

@@ -27,6 +27,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import Customer, Role, User
 from inventory.models import Alert, Resource, ResourceStatus
+from ops import mail
 from ops.units import format_gb as gb
 from providers import crypto, registry
 from providers.http import errors
@@ -293,7 +294,8 @@ def _email(alert: Alert, *, to: list[str], bcc: list[str]) -> EmailMessage:
     }
     subject = " ".join(render_to_string(f"email/alert_{alert.kind}_subject.txt", context).split())
     body = render_to_string(f"email/alert_{alert.kind}_body.txt", context)
-    return EmailMessage(subject=subject, body=body, to=to, bcc=bcc)
+    # Already in a Celery task that records and retries failures itself: sent now, not queued (ops.mail).
+    return EmailMessage(subject=subject, body=body, to=to, bcc=bcc, connection=mail.sending_connection())
 
 
 # Wording ------------------------------------------------------------------------------------------

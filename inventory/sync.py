@@ -7,17 +7,15 @@ and all writes happen in one transaction, so a failed read leaves the mirror exa
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, astuple
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from inventory.mirror import write_account_rows
 from inventory.models import SyncRun
-from ops import audit
+from ops import audit, locks
 from providers import crypto, registry
 from providers.http import errors
 from providers.models import ProviderAccount
@@ -33,19 +31,14 @@ def lock_key(account: ProviderAccount) -> str:
 def sync_account(*, account: ProviderAccount) -> SyncRun:
     """Mirror one account's upstream resources; returns the SyncRun that records what happened.
 
-    Only one sync per account runs at a time (a cache lock); a second one records a "skipped" run.
+    Only one sync per account runs at a time (`ops.locks`, atomic on Redis); a second one records a "skipped" run.
     A provider error is recorded on the run and on the account; RateLimitedError and UnavailableError
     are raised again afterwards so the task can retry later.
     """
-    key, token = lock_key(account), uuid.uuid4().hex
-    if not cache.add(key, token, timeout=settings.CELERY_TASK_TIME_LIMIT):
-        return SyncRun.objects.create(account=account, outcome=SyncRun.Outcome.SKIPPED, finished_at=timezone.now())
-    try:
+    with locks.hold(lock_key(account), timeout=settings.CELERY_TASK_TIME_LIMIT) as acquired:
+        if not acquired:
+            return SyncRun.objects.create(account=account, outcome=SyncRun.Outcome.SKIPPED, finished_at=timezone.now())
         return _sync_locked(account)
-    finally:
-        # The lock may have expired and been taken by another sync meanwhile: release it only if still ours.
-        if cache.get(key) == token:
-            cache.delete(key)
 
 
 def _sync_locked(account: ProviderAccount) -> SyncRun:

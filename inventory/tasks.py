@@ -13,6 +13,9 @@ from providers.models import ProviderAccount
 MAX_RETRIES = 5
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_MAX_SECONDS = 15 * 60.0
+# A Retry-After longer than this is cut to it: the broker's visibility timeout (settings) must outlast every
+# countdown, or Redis hands the waiting retry to a second worker.
+RETRY_COUNTDOWN_MAX_SECONDS = 3600.0
 
 
 def backoff_seconds(retries: int) -> float:
@@ -40,7 +43,7 @@ def sync_account(self, account_id: int) -> str | None:
         run = sync.sync_account(account=account)
     except errors.RateLimitedError as exc:
         countdown = exc.retry_after if exc.retry_after is not None else backoff_seconds(self.request.retries)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        raise self.retry(exc=exc, countdown=min(countdown, RETRY_COUNTDOWN_MAX_SECONDS)) from exc
     except errors.UnavailableError as exc:
         raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
     return run.outcome

@@ -58,6 +58,9 @@ def test_deploy_checks_are_clean_under_production_settings():
         SECRET_KEY=GOOD_SECRET,
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="proxies.example.com",
+        # Production refuses to start without Redis; nothing connects to it during the checks.
+        REDIS_URL="redis://redis.invalid:6379/2",
+        CELERY_BROKER_URL="redis://redis.invalid:6379/0",
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

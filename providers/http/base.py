@@ -99,6 +99,15 @@ class BaseClient:
         self.retries = self.max_retries if max_retries is None else max_retries
         self._sleep = sleep
 
+    @classmethod
+    def longest_call_seconds(cls) -> float:
+        """The longest one call can take: every attempt timing out, with the longest backoff between them.
+
+        The web server's timeouts are set above this (gunicorn.conf.py), so no request is cut while it waits.
+        """
+        attempts = cls.max_retries + 1
+        return attempts * (cls.connect_timeout + cls.read_timeout) + cls.max_retries * cls.backoff_max
+
     def __repr__(self) -> str:
         # Never show credentials: only where we talk to.
         return f"<{type(self).__name__} {self.base_url}>"
