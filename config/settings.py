@@ -145,6 +145,21 @@ OTP_TOTP_ISSUER = "Proxy Reseller"
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
 
+# django-auditlog keeps the diff of every save of these models (the admin site's edits included) beside our own
+# business events (ops.audit); the provider secret shows only that it changed, never its (encrypted) value.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "billing.product"},
+    {
+        "model": "providers.provideraccount",
+        "exclude_fields": ["last_checked_at", "last_error", "updated_at"],
+        "mask_fields": ["secret_encrypted"],
+    },
+    {"model": "accounts.user", "exclude_fields": ["password", "last_login"]},
+    {"model": "accounts.customer"},
+)
+AUDITLOG_MASK_CALLABLE = "ops.audit.mask"
+AUDITLOG_DISABLE_REMOTE_ADDR = True  # X-Forwarded-For is not trusted here; who acted is what the page shows
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True

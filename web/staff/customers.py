@@ -14,6 +14,7 @@ from accounts.models import Customer
 from accounts.staff_forms import CustomerForm, CustomerLoginForm
 from inventory import selectors as inventory_selectors
 from providers.models import ProviderAccount
+from web.staff.timeline import timeline_context
 
 CUSTOMERS_PER_PAGE = 50
 
@@ -59,7 +60,12 @@ def customer_detail(request, customer_id: int):
     return render(
         request,
         "staff/customer_detail.html",
-        {"customer": customer, "users": customer.users.all(), "login_form": CustomerLoginForm()},
+        {
+            "customer": customer,
+            "users": customer.users.all(),
+            "login_form": CustomerLoginForm(),
+            **timeline_context(customer, before=None),
+        },
     )
 
 
@@ -77,7 +83,12 @@ def customer_login_add(request, customer_id: int):
     return render(
         request,
         "staff/customer_detail.html",
-        {"customer": customer, "users": customer.users.all(), "login_form": form},
+        {
+            "customer": customer,
+            "users": customer.users.all(),
+            "login_form": form,
+            **timeline_context(customer, before=None),
+        },
         status=400,
     )
 
