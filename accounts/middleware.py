@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -31,7 +32,10 @@ class SecondFactorMiddleware:
             target = "accounts:second-factor-verify"
             if not second_factor.has_any_device(user):
                 target = "accounts:second-factor-setup"
-            return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+            address = f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}"
+            if getattr(request, "htmx", False):  # a fragment request: send the whole page there, not a swap
+                return HttpResponse(status=204, headers={"HX-Redirect": address})
+            return redirect(address)
         return self.get_response(request)
 
     @staticmethod

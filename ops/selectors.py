@@ -15,7 +15,7 @@ RESOURCE_TARGET = "inventory.resource"
 def audit_events(
     *,
     actor: str = "",
-    customer_id: int | None = None,
+    customer_ids: QuerySet | None = None,
     resource_id: int | None = None,
     action: str = "",
     since: dt.datetime | None = None,
@@ -25,8 +25,8 @@ def audit_events(
     events = AuditEvent.objects.select_related("customer")
     if actor:
         events = events.filter(actor_label__iexact=actor)
-    if customer_id is not None:
-        events = events.filter(customer_id=customer_id)
+    if customer_ids is not None:
+        events = events.filter(customer_id__in=customer_ids)
     if resource_id is not None:
         events = events.filter(target_type=RESOURCE_TARGET, target_id=str(resource_id))
     if action:
@@ -47,7 +47,7 @@ def model_changes(
     *,
     actor: str = "",
     model: str = "",
-    object_id: str = "",
+    object_ids: QuerySet | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
 ) -> QuerySet[LogEntry]:
@@ -60,8 +60,8 @@ def model_changes(
     if model:
         app_label, _, model_name = model.partition(".")
         entries = entries.filter(content_type__app_label=app_label, content_type__model=model_name)
-    if object_id:
-        entries = entries.filter(object_pk=object_id)
+    if object_ids is not None:
+        entries = entries.filter(object_pk__in=object_ids)
     if since is not None:
         entries = entries.filter(timestamp__gte=since)
     if until is not None:

@@ -203,3 +203,11 @@ def test_force_login_in_tests_passes_the_second_factor(client, owner, support):
     assert client.get("/admin/").status_code == 200
     client.force_login(support)
     assert client.get("/staff/").status_code == 200
+
+
+def test_an_htmx_request_that_owes_a_code_sends_the_whole_page_to_the_code_step(client, enrolled_owner):
+    owner, _ = enrolled_owner
+    sign_in(client, owner)
+    response = client.get("/staff/customers/?q=a", headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith(VERIFY)

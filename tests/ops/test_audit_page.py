@@ -87,6 +87,13 @@ def test_it_filters_by_customer_and_resource(client, support, events, customer_a
     assert "inventory.assign" in listed and "billing.ledger.top_up" not in listed
 
 
+def test_it_finds_a_customer_by_part_of_its_name(client, support, events):
+    client.force_login(support)
+    listed = rows(client.get(f"{AUDIT}?customer=sneaker"))
+    assert "billing.ledger.top_up" in listed and "inventory.assign" not in listed
+    assert "Nothing recorded matches." in rows(client.get(f"{AUDIT}?customer={'9' * 40}"))
+
+
 def test_it_filters_by_time(client, support, events):
     old = audit.record(action="billing.product.update", data={})
     AuditEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=40))
@@ -108,7 +115,16 @@ def test_a_backwards_range_says_so(client, support, events):
 
 def test_nonsense_filters_and_cursors_never_break_the_page(client, support, events):
     client.force_login(support)
-    for query in ("resource=abc", "customer=999999", "since=yesterday", "before=nonsense", "before=1~2~x", "tab=x"):
+    for query in (
+        "resource=abc",
+        f"resource={'9' * 40}",
+        "customer=999999",
+        "since=yesterday",
+        "before=nonsense",
+        "before=1~2~x",
+        "tab=x",
+        "tab=changes&customer=x&model=nope",
+    ):
         assert client.get(f"{AUDIT}?{query}").status_code == 200
 
 

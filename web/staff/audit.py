@@ -6,6 +6,8 @@ import datetime as dt
 import json
 
 from django import forms
+from django.db.models import CharField
+from django.db.models.functions import Cast
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -16,6 +18,7 @@ from ops import keyset, selectors
 from ops.audit import redact
 
 PER_PAGE = 50
+MAX_ID_DIGITS = 18  # a longer number is no id the database can hold: read it as part of a name
 # The models django-auditlog tracks (settings.AUDITLOG_INCLUDE_TRACKING_MODELS), as the filter offers them.
 TRACKED_MODELS = [
     ("billing.product", "Products and prices"),
@@ -32,7 +35,7 @@ TAB_FIELDS = {
 
 class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=150, help_text='A username, or "system".')
-    customer = forms.ModelChoiceField(queryset=Customer.objects.order_by("name"), required=False)
+    customer = forms.CharField(required=False, max_length=200, help_text="A customer's number or part of its name.")
     resource = forms.IntegerField(required=False, min_value=1, label="Resource id")
     action = forms.CharField(
         required=False,
@@ -53,6 +56,15 @@ class AuditFilterForm(forms.Form):
         if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
             raise forms.ValidationError("The start date is after the end date.")
         return cleaned
+
+    def customers(self):
+        """The customers the filter names (by number, else by part of the name), or None for no filter."""
+        text = self.cleaned_data.get("customer", "").strip()
+        if not text:
+            return None
+        if text.isdigit() and len(text) <= MAX_ID_DIGITS:
+            return Customer.objects.filter(pk=int(text))
+        return Customer.objects.filter(name__icontains=text)
 
     def moments(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """The date range as aware datetimes in the display time zone; the end date counts whole."""
@@ -84,11 +96,11 @@ def audit_log(request):
     filters = form.cleaned_data if form.is_valid() else {}
     since, until = form.moments() if form.is_valid() else (None, None)
     cursor = keyset.Cursor.decode(request.GET.get("before"))
+    customers = form.customers() if form.is_valid() else None
     if tab == "events":
-        customer = filters.get("customer")
         rows = selectors.audit_events(
             actor=filters.get("actor", ""),
-            customer_id=customer.pk if customer else None,
+            customer_ids=None if customers is None else customers.values("pk"),
             resource_id=filters.get("resource"),
             action=filters.get("action", ""),
             since=since,
@@ -98,11 +110,11 @@ def audit_log(request):
         for event in result.items:
             event.shown_data = _shown(event.data)
     else:
-        customer = filters.get("customer")
         rows = selectors.model_changes(
             actor=filters.get("actor", ""),
-            model="accounts.customer" if customer else filters.get("model", ""),
-            object_id=str(customer.pk) if customer else "",
+            model="accounts.customer" if customers is not None else filters.get("model", ""),
+            # auditlog keeps the object's key as text.
+            object_ids=None if customers is None else customers.annotate(key=Cast("pk", CharField())).values("key"),
             since=since,
             until=until,
         )
