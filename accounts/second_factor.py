@@ -90,7 +90,7 @@ def app_confirm(*, request, device: TOTPDevice, code: str) -> tuple[Outcome, lis
     TOTPDevice.objects.filter(user=request.user).exclude(pk=device.pk).delete()
     codes = _new_recovery_codes(request.user)
     otp_login(request, device)
-    audit.record(action="second_factor.enrol", actor=request.user, target=request.user)
+    audit.record(action="second_factor.enrol", actor=request.user, target=request.user, customer=request.user.customer)
     return Outcome(True), codes
 
 
@@ -98,7 +98,12 @@ def app_confirm(*, request, device: TOTPDevice, code: str) -> tuple[Outcome, lis
 def recovery_codes_renew(*, request) -> list[str]:
     """Replace the user's recovery codes with new ones (the old stop working); shown once."""
     codes = _new_recovery_codes(request.user)
-    audit.record(action="second_factor.recovery_codes_renew", actor=request.user, target=request.user)
+    audit.record(
+        action="second_factor.recovery_codes_renew",
+        actor=request.user,
+        target=request.user,
+        customer=request.user.customer,
+    )
     return codes
 
 
@@ -129,7 +134,9 @@ def verify(*, request, code: str) -> Outcome:
             if locked.verify_token(code):
                 otp_login(request, locked)
                 if isinstance(locked, StaticDevice):
-                    audit.record(action="second_factor.recovery_code_used", actor=user, target=user)
+                    audit.record(
+                        action="second_factor.recovery_code_used", actor=user, target=user, customer=user.customer
+                    )
                 return Outcome(True)
     _count_failure(request)
     return Outcome(False, "That code is not right: type the six digits your app shows now, or a recovery code.")
