@@ -69,6 +69,6 @@ def test_staff_enrol_then_sign_in_with_a_code_and_with_a_recovery_code(
     page.get_by_label("Code").fill(codes[0])
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(f"{live_server.url}/staff/")
-    page.get_by_role("link", name="Two-step sign-in").click()
+    page.get_by_role("navigation").get_by_role("link", name="Security").click()
     expect(page.get_by_text("Recovery codes left: 9")).to_be_visible()
     page.screenshot(path=Path(output_path) / "second-factor-status.png", full_page=True)
