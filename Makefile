@@ -24,6 +24,7 @@ run: install ## migrate SQLite, seed the demo, start sandbox + web + worker + be
 	SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/python manage.py seed_demo --prepare-inventory
 	@echo ""
 	@echo "  Open http://127.0.0.1:$(PORT)/accounts/login/  (Ctrl-C stops everything)"
+	@echo "  Staff sign-in codes: $(BIN)/python manage.py demo_code"
 	@echo ""
 	WEB_PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/honcho -f Procfile.dev start
 

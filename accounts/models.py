@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
 
@@ -35,6 +35,20 @@ class Customer(models.Model):
         return self.status == self.Status.ACTIVE
 
 
+class AccountsUserManager(UserManager):
+    """Django's manager, except that a superuser is an owner: `createsuperuser` makes the first owner.
+
+    Without this the role would default to "customer", which the database refuses for a user with no customer.
+    """
+
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", Role.OWNER)
+        if extra_fields["role"] != Role.OWNER:
+            raise ValueError("A superuser must have the owner role.")
+        extra_fields["customer"] = None
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     """One role per user. Customer users belong to exactly one Customer; staff to none.
 
@@ -44,6 +58,8 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CUSTOMER)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
+
+    objects = AccountsUserManager()
 
     class Meta:
         constraints = [

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts import views
+from accounts import second_factor_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -14,5 +14,9 @@ urlpatterns = [
     path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password/reset/done/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("2fa/", second_factor_views.setup, name="second-factor-setup"),
+    path("2fa/verify/", second_factor_views.verify, name="second-factor-verify"),
+    path("2fa/recovery-codes/", second_factor_views.recovery_codes, name="second-factor-recovery-codes"),
+    path("2fa/disable/", second_factor_views.disable, name="second-factor-disable"),
     path("reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]

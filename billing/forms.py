@@ -54,6 +54,11 @@ class TopUpForm(forms.Form):
     )
     note = forms.CharField(max_length=300, required=False, help_text="e.g. the bank transfer reference.")
 
+    def __init__(self, *args, **kwargs):
+        # Ids of its own: the ledger page shows it beside the adjustment form, and each label focuses its own field.
+        kwargs.setdefault("auto_id", "top-up-%s")
+        super().__init__(*args, **kwargs)
+
     @property
     def amount_cents(self) -> int:
         return to_cents(self.cleaned_data["amount"])
@@ -67,6 +72,10 @@ class AdjustmentForm(forms.Form):
         help_text="Positive to credit, negative to debit (owners only).",
     )
     note = forms.CharField(max_length=300, help_text="Why: it stays on the customer's ledger.")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "adjust-%s")
+        super().__init__(*args, **kwargs)
 
     def clean_amount(self):
         amount = self.cleaned_data["amount"]

@@ -63,6 +63,12 @@ INSTALLED_APPS = [
     "integrations.proxyshop",
     "integrations.iproxy",
     "demo",
+    # The second sign-in factor: authenticator apps (TOTP) and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    # Diffs of edits made in the admin site (prices, provider accounts, roles, customers).
+    "auditlog",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +83,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -132,6 +141,26 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+
+# Second factor (django-otp): the name authenticator apps show; wrong codes wait 1, 2, 4... seconds per device.
+OTP_TOTP_ISSUER = "Proxy Reseller"
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+
+# django-auditlog keeps the diff of every save of these models (the admin site's edits included) beside our own
+# business events (ops.audit); the provider secret shows only that it changed, never its (encrypted) value.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "billing.product"},
+    {
+        "model": "providers.provideraccount",
+        "exclude_fields": ["last_checked_at", "last_error", "updated_at"],
+        "mask_fields": ["secret_encrypted"],
+    },
+    {"model": "accounts.user", "exclude_fields": ["password", "last_login"]},
+    {"model": "accounts.customer"},
+)
+AUDITLOG_MASK_CALLABLE = "ops.audit.mask"
+AUDITLOG_DISABLE_REMOTE_ADDR = True  # X-Forwarded-For is not trusted here; who acted is what the page shows
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

@@ -9,8 +9,9 @@ from typing import Any
 from django.contrib import admin
 from django.utils.html import format_html
 
+from inventory.alerts import alert_acknowledge
 from inventory.assignment import resource_assign
-from inventory.models import Resource, SyncRun
+from inventory.models import Alert, Resource, SyncRun
 from ops.admin import ReadOnlyAdmin
 from ops.audit import REDACTED, redact
 
@@ -77,3 +78,21 @@ class SyncRunAdmin(ReadOnlyAdmin):
     list_filter = ("outcome", "account")
     list_select_related = ("account",)
     date_hierarchy = "started_at"
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    """Alerts are the system's record of what it warned about: read here, acknowledged through the service."""
+
+    list_display = ("created_at", "kind", "threshold", "customer", "delivery_status", "delivered_at", "acknowledged_at")
+    list_filter = ("kind", "acknowledged_at", "delivered_at")
+    search_fields = ("message", "subject", "customer__name")
+    list_select_related = ("customer", "acknowledged_by")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Alert._meta.fields]
+    actions = ["acknowledge"]
+
+    @admin.action(description="Acknowledge the selected alerts")
+    def acknowledge(self, request, queryset) -> None:
+        done = sum(alert_acknowledge(alert=alert, actor=request.user) for alert in queryset)
+        self.message_user(request, f"Acknowledged {done} alert(s).")

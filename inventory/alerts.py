@@ -26,8 +26,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Customer, Role, User
-from inventory.models import Alert, Resource, ResourceStatus
-from ops import mail
+from inventory.models import SENDING_PREFIX, Alert, Resource, ResourceStatus
+from ops import audit, mail
 from ops.units import format_gb as gb
 from providers import crypto, registry
 from providers.http import errors
@@ -41,7 +41,7 @@ LIVE_STATUSES = (ResourceStatus.ACTIVE, ResourceStatus.PROCESSING, ResourceStatu
 STAFF_ONLY_KINDS = frozenset({Alert.Kind.OFFLINE, Alert.Kind.LOW_BALANCE})
 # While one process sends an alert its `delivery_error` reads "Sending since <time>", which stops a
 # concurrent run from sending it too; a claim older than this is taken to have died with its worker.
-CLAIM_PREFIX = "Sending since "
+CLAIM_PREFIX = SENDING_PREFIX
 STALE_AFTER = dt.timedelta(minutes=15)
 # An alert that still cannot be delivered after this long is left alone: its news is stale by then.
 RETRY_FOR = dt.timedelta(days=3)
@@ -84,6 +84,25 @@ def alerts_deliver_pending(*, now: dt.datetime | None = None) -> list[Alert]:
         "customer", "resource", "account"
     )
     return [alert for alert in pending.order_by("created_at", "pk") if _is_due(alert, now=now) and _deliver(alert)]
+
+
+@transaction.atomic
+def alert_acknowledge(*, alert: Alert, actor: User) -> bool:
+    """Mark an alert as seen by staff (someone is on it); False when it already was. Audited."""
+    updated = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=actor
+    )
+    if not updated:
+        return False
+    alert.refresh_from_db(fields=["acknowledged_at", "acknowledged_by"])
+    audit.record(
+        action="alert.acknowledge",
+        actor=actor,
+        target=alert,
+        customer=alert.customer,
+        data={"kind": alert.kind, "subject": alert.subject, "threshold": alert.threshold},
+    )
+    return True
 
 
 def staff_emails() -> list[str]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from providers import registry
+
+# inventory.alerts marks an alert being sent with this prefix on `delivery_error` (a claim, not a failure).
+SENDING_PREFIX = "Sending since "
 
 
 class ResourceStatus(models.TextChoices):
@@ -127,6 +131,11 @@ class Alert(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     delivery_error = models.TextField(blank=True)
+    # Staff acknowledge an alert once someone is on it; it then leaves the open list.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -135,6 +144,16 @@ class Alert(models.Model):
                 fields=["kind", "subject", "threshold", "cycle"], name="one_alert_per_subject_threshold_cycle"
             )
         ]
+        indexes = [models.Index(fields=["customer", "created_at"])]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.threshold}: {self.message[:60]}"
+
+    @property
+    def delivery_status(self) -> str:
+        """ "delivered", "sending" (a worker holds it), "failed" (kept and retried) or "pending" (not tried yet)."""
+        if self.delivered_at is not None:
+            return "delivered"
+        if self.delivery_error.startswith(SENDING_PREFIX):
+            return "sending"
+        return "failed" if self.delivery_error else "pending"

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Customer
-from inventory.models import Resource
+from inventory.models import SENDING_PREFIX, Alert, Resource
 from providers import registry
 
 
@@ -60,4 +60,36 @@ def expiring_soon(*, now, horizon_days: int = 7, limit: int = 10) -> QuerySet[Re
         .filter(expires_at__gt=now, expires_at__lte=now + timedelta(days=horizon_days))
         .select_related("customer", "account")
         .order_by("expires_at")[:limit]
+    )
+
+
+ALERT_STATES = {
+    "open": "Open",
+    "acknowledged": "Acknowledged",
+    "failed": "Delivery failed",
+    "all": "All",
+}
+
+
+def alerts_for_staff(*, state: str = "open", kind: str = "") -> QuerySet[Alert]:
+    """Alerts by state: open (not acknowledged), acknowledged, delivery failed (kept and retried), or all."""
+    alerts = Alert.objects.select_related("resource", "account", "customer", "acknowledged_by")
+    if state == "open":
+        alerts = alerts.filter(acknowledged_at__isnull=True)
+    elif state == "acknowledged":
+        alerts = alerts.filter(acknowledged_at__isnull=False)
+    elif state == "failed":
+        alerts = alerts.filter(delivered_at__isnull=True).exclude(delivery_error="")
+        alerts = alerts.exclude(delivery_error__startswith=SENDING_PREFIX)
+    if kind:
+        alerts = alerts.filter(kind=kind)
+    return alerts.order_by("-created_at", "-id")
+
+
+def notifications_for_customer(*, customer: Customer) -> QuerySet[Alert]:
+    """What we sent a customer: their own alerts that went out (staff-only kinds never name a customer)."""
+    return (
+        Alert.objects.filter(customer=customer, delivered_at__isnull=False)
+        .select_related("resource")
+        .order_by("-created_at", "-id")
     )

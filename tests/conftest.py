@@ -7,11 +7,13 @@ import shutil
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from accounts.models import Role
 from providers.sandbox import SandboxApp
 from providers.sandbox.testing import sandbox_behind_responses
 from tests.factories import CustomerFactory, UserFactory
+from tests.support.second_factor import force_login_with_second_factor
 
 # Locks live in the cache, which a running `make run` or another test run may share (the file cache under
 # var/): a per-run key prefix keeps their locks and ours apart.
@@ -22,6 +24,12 @@ settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def force_login_passes_the_second_factor(monkeypatch):
+    """`client.force_login(user)` skips signing in, the code step included (tests of that step sign in for real)."""
+    monkeypatch.setattr(Client, "force_login", force_login_with_second_factor(Client.force_login))
 
 
 def pytest_report_header(config):

@@ -108,7 +108,13 @@ class ResiTokenModifyForm(_TokenForm):
         help_text="None ticked allows every pool.",
     )
     # An unticked checkbox list posts nothing: this says the pools were on the page, so none ticked means all.
-    allowed_pools_shown = forms.CharField(widget=forms.HiddenInput, required=False, initial="1")
+    allowed_pools_shown = forms.ChoiceField(
+        choices=[("1", "1")],
+        widget=forms.HiddenInput,
+        required=False,
+        initial="1",
+        error_messages={"invalid_choice": "This form was changed outside the page: reload the page and try again."},
+    )
 
     def __init__(self, *args: Any, resource: Resource, pools: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, resource=resource, **kwargs)

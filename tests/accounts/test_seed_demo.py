@@ -55,3 +55,26 @@ def test_it_stocks_the_demo_shop_and_credits_the_demo_customers_once(db, setting
     assert Product.objects.filter(active=True).count() == len(demo_products)
     alice = User.objects.get(username="alice").customer
     assert customer_balance(customer=alice) == 10_000
+
+
+def test_demo_staff_get_an_authenticator_whose_code_demo_code_prints(client, db, settings, capsys):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.DEMO_MODE = True
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert TOTPDevice.objects.filter(user__username="owner", confirmed=True).count() == 1
+    assert TOTPDevice.objects.filter(user__username="support", confirmed=True).count() == 1
+    assert "demo_code" in capsys.readouterr().out
+    call_command("demo_code", "owner")
+    code = capsys.readouterr().out.split()[1]
+    client.post("/accounts/login/", {"username": "owner", "password": "demo-pass-1234"})
+    assert client.get("/staff/").url.startswith("/accounts/2fa/verify/")
+    client.post("/accounts/2fa/verify/", {"code": code})
+    assert client.get("/staff/").status_code == 200
+
+
+def test_demo_code_refuses_to_run_outside_demo_mode(db, settings):
+    settings.DEMO_MODE = False
+    with pytest.raises(CommandError, match="only runs in demo mode"):
+        call_command("demo_code")

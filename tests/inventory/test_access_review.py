@@ -587,3 +587,65 @@ class _Failing:
 
     def __getattr__(self, name):
         return self._fail
+
+
+# 5. Staff pages around the inventory: audit log, alerts, customer timeline ----------------------------
+
+STAFF_PAGES = url_patterns("staff")
+
+
+def staff_page(name: str, kwargs: list[str], cast: Cast) -> str:
+    values = {"customer_id": cast.alice[RESI].customer_id, "alert_id": cast.alert.pk}
+    return reverse(f"staff:{name}", kwargs={key: values[key] for key in kwargs})
+
+
+@pytest.fixture
+def cast_with_history(cast, owner):
+    """The cast after some audited actions and an alert, so the audit, alert and timeline pages have rows."""
+    from inventory.models import Alert
+
+    cast.alert = Alert.objects.create(
+        kind="expiry",
+        subject=f"resource:{cast.alice[SHOP].pk}",
+        threshold="3d",
+        cycle="c",
+        message="alice's subscription expires soon",
+        resource=cast.alice[SHOP],
+        customer=cast.alice[SHOP].customer,
+    )
+    logged_in(owner).post(f"/staff/inventory/{cast.bob[SHOP].pk}/shop/rotate/", {"via": "link"})
+    return cast
+
+
+@pytest.mark.parametrize(("name", "kwargs"), STAFF_PAGES)
+def test_it_sends_anonymous_visitors_from_every_staff_page_to_sign_in(cast_with_history, name, kwargs):
+    address = staff_page(name, kwargs, cast_with_history)
+    client = anonymous_client()
+    for response in (client.get(address), client.post(address, {})):
+        assert response.status_code == 302 and "/login" in response.url, address
+
+
+@pytest.mark.parametrize(("name", "kwargs"), STAFF_PAGES)
+def test_it_refuses_customers_every_staff_page(cast_with_history, sandbox, alice, name, kwargs):
+    address = staff_page(name, kwargs, cast_with_history)
+    client = logged_in(alice)
+    assert client.get(address).status_code == 403, address
+    assert client.post(address, {}).status_code == 403, address
+    assert writes(sandbox) == []
+
+
+def test_it_shows_no_secret_on_the_audit_alert_and_timeline_pages(cast_with_history, sandbox, owner, support):
+    cast = cast_with_history
+    secrets = _secrets(cast)
+    for user in (owner, support):
+        client = logged_in(user)
+        for name, kwargs in STAFF_PAGES:
+            address = staff_page(name, kwargs, cast)
+            for query in ("", "?tab=changes"):
+                response = client.get(address + query)
+                if response.status_code == 405:  # a POST-only action
+                    continue
+                assert response.status_code == 200, address
+                text = _page(response)
+                for secret_name, secret in secrets.items():
+                    assert secret not in text, (address, secret_name)

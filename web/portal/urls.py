@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from web.portal import payments, proxies, shop
+from web.portal import notifications, payments, proxies, shop
 
 # namespace "portal", at /portal/
 portal_patterns = [
     path("", proxies.proxy_list, name="home"),
     path("proxies/<int:resource_id>/", proxies.proxy_detail, name="proxy-detail"),
     path("proxies/export.<str:export_format>", proxies.proxy_export, name="proxy-export"),
+    path("notifications/", notifications.notification_list, name="notification-list"),
 ]
 
 # namespace "store" (our storefront; "shop" is the proxy-shop provider kind), at /portal/shop/

@@ -15,6 +15,7 @@ from accounts.staff_forms import CustomerForm, CustomerLoginForm
 from inventory import selectors as inventory_selectors
 from payments import services as payment_services
 from providers.models import ProviderAccount
+from web.staff.timeline import timeline_context
 
 CUSTOMERS_PER_PAGE = 50
 
@@ -65,6 +66,7 @@ def customer_detail(request, customer_id: int):
             "users": customer.users.all(),
             "login_form": CustomerLoginForm(),
             "payments": payment_services.payments_for_customer(customer=customer)[:20],
+            **timeline_context(customer, before=None),
         },
     )
 
@@ -83,7 +85,12 @@ def customer_login_add(request, customer_id: int):
     return render(
         request,
         "staff/customer_detail.html",
-        {"customer": customer, "users": customer.users.all(), "login_form": form},
+        {
+            "customer": customer,
+            "users": customer.users.all(),
+            "login_form": form,
+            **timeline_context(customer, before=None),
+        },
         status=400,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from web.staff import billing, customers, inventory, margins, payments, providers
+from web.staff import alerts, audit, billing, customers, inventory, margins, payments, providers, timeline
 
 # namespace "staff", at /staff/
 staff_patterns = [
@@ -14,6 +14,10 @@ staff_patterns = [
     path("customers/<int:customer_id>/", customers.customer_detail, name="customer-detail"),
     path("customers/<int:customer_id>/edit/", customers.customer_edit, name="customer-edit"),
     path("customers/<int:customer_id>/logins/", customers.customer_login_add, name="customer-login-add"),
+    path("customers/<int:customer_id>/timeline/", timeline.customer_timeline, name="customer-timeline"),
+    path("audit/", audit.audit_log, name="audit-log"),
+    path("alerts/", alerts.alert_list, name="alert-list"),
+    path("alerts/<int:alert_id>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
 ]
 
 # namespace "inventory", at /staff/inventory/

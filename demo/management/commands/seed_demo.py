@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from base64 import b32encode
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Customer, Role, User
+from accounts.second_factor import APP_DEVICE_NAME
 from billing.models import LedgerEntry, Product
 from billing.services import balance_top_up, product_create
 from providers import registry
 from providers.models import ProviderAccount
 
 DEMO_STARTING_BALANCE_CENTS = 10_000
+# Demo staff sign in with a second factor like real staff: an authenticator app with these known secrets
+# (hex, as django-otp stores them), whose current code `python manage.py demo_code` prints.
+DEMO_TOTP_KEYS = {
+    "owner": "3132333435363738393031323334353637383930",
+    "support": "3039383736353433323130393837363534333231",
+}
 
 DEMO_CUSTOMERS = [
     {"login": "alice", "name": "Alice Analytics Ltd", "email": "alice@example.com"},
@@ -34,8 +43,11 @@ class Command(BaseCommand):
         if not settings.DEMO_MODE:
             raise CommandError("seed_demo only runs in demo mode (DEBUG=true or DEMO_MODE=true), never in production.")
         with transaction.atomic():
-            self._user("owner", "owner@example.com", Role.OWNER, superuser=True)
-            self._user("support", "support@example.com", Role.SUPPORT)
+            for user in (
+                self._user("owner", "owner@example.com", Role.OWNER, superuser=True),
+                self._user("support", "support@example.com", Role.SUPPORT),
+            ):
+                self._demo_app(user)
             # Each integration says which sandbox accounts and products the demo has (SANDBOX.md credentials).
             account_names = []
             for integration in registry.all_integrations():
@@ -64,6 +76,12 @@ class Command(BaseCommand):
             "  support  support staff: /staff/",
             "  alice    customer Alice Analytics Ltd: /portal/",
             "  bob      customer Bob's Sneaker Bots: /portal/",
+            "Staff also type a code from an authenticator app (two-step sign-in):",
+            "  .venv/bin/python manage.py demo_code   prints the current code of owner and support",
+            *(
+                f"  or add the key {b32encode(bytes.fromhex(key)).decode()} for {name} to an authenticator app"
+                for name, key in DEMO_TOTP_KEYS.items()
+            ),
             f"Provider accounts point at the sandbox on {settings.SANDBOX_URL}.",
         ):
             self.stdout.write(line)
@@ -86,6 +104,17 @@ class Command(BaseCommand):
         if Product.objects.filter(name=spec["name"]).exists():
             return
         product_create(actor=None, account=account, **spec)
+
+    def _demo_app(self, user: User) -> None:
+        """A confirmed authenticator app with the demo's known secret, so `demo_code` can tell its code."""
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        TOTPDevice.objects.get_or_create(
+            user=user,
+            confirmed=True,
+            key=DEMO_TOTP_KEYS[user.username],
+            defaults={"name": APP_DEVICE_NAME},
+        )
 
     def _user(self, username: str, email: str, role: str, *, customer=None, superuser: bool = False) -> User:
         user, created = User.objects.get_or_create(
