@@ -48,6 +48,7 @@ def test_it_stocks_the_demo_shop_and_credits_the_demo_customers_once(db, setting
     settings.DEMO_MODE = True
     call_command("seed_demo")
     call_command("seed_demo")
-    assert Product.objects.filter(active=True).count() == 2
+    # One demo product per selling integration: residential GB, a shop plan, a port on our phones.
+    assert Product.objects.filter(active=True).count() == 3
     alice = User.objects.get(username="alice").customer
     assert customer_balance(customer=alice) == 10_000
