@@ -440,6 +440,36 @@ def access_new_credentials(*, access: Resource, actor: User | None) -> Resource:
     return access_update(access=access, actor=actor, login=login, password=new_password(), customer_action=True)
 
 
+def access_set_connection(
+    *, access: Resource, actor: User | None, listen_service: str, allowed_ips: list[str]
+) -> Resource:
+    """The customer picks how their proxy is reached: http or socks5, and login/password or an IP allow-list.
+
+    Allowed IPs make it an IP allow-list access (noauth with an inbound ACL); none make it login and
+    password again (iProxy then generates new credentials). Only what changes is sent.
+    """
+    _check_kind(access, IPROXY_ACCESS)
+    connection = _parent(access)
+    current = access.details
+    changes: dict[str, Any] = {}
+    if current is None or listen_service != current.listen_service:
+        changes["listen_service"] = listen_service
+    auth_type = "noauth" if allowed_ips else "userpass"
+    if current is None or auth_type != current.auth_type:
+        changes["auth_type"] = auth_type
+    if current is None or list(allowed_ips) != list(current.acl_inbound_ips):
+        changes["acl_inbound_ips"] = list(allowed_ips)
+    if not changes:
+        return access
+    data = {"connection": connection.upstream_id, "access": access.upstream_id, **changes}
+    action = "iproxy.access.connection_mode"
+    with _unknown_outcome(action=action, actor=actor, target=access, customer=access.customer, data=data):
+        answer = _client(access.account).update_proxy_access(connection.upstream_id, access.upstream_id, **changes)
+    resource = _mirror_access(answer, connection)
+    audit.record(action=action, actor=actor, target=resource, customer=resource.customer, data=data)
+    return resource
+
+
 def change_ip_key(access: Resource) -> str:
     return f"iproxy:change-ip:{access.account_id}:{access.upstream_id}"
 

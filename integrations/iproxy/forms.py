@@ -662,3 +662,46 @@ class CapacityForm(forms.Form):
     max_ports = forms.IntegerField(
         label="Ports we sell on this phone", min_value=0, max_value=1000, help_text="0: the shop sells none here."
     )
+
+
+MAX_ALLOWED_IPS = 20
+
+
+class PortalConnectionForm(forms.Form):
+    """A customer's choice of protocol and of login/password or an IP allow-list for their own proxy."""
+
+    listen_service = forms.ChoiceField(label="Protocol", choices=[(s, s) for s in rules.LISTEN_SERVICES])
+    allowed_ips = forms.CharField(
+        label="Allowed IPs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The IPv4 addresses you connect from, comma-separated: then no login is needed. "
+        "Empty: connect with a login and password.",
+    )
+
+    def __init__(self, *args: Any, current: ProxyAccess | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if current is not None:
+            self.fields["listen_service"].initial = current.listen_service
+            self.fields["allowed_ips"].initial = (
+                ", ".join(current.acl_inbound_ips) if current.auth_type == "noauth" else ""
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        ips = split_list(data.get("allowed_ips", ""))
+        if len(ips) > MAX_ALLOWED_IPS:
+            self.add_error("allowed_ips", f"At most {MAX_ALLOWED_IPS} addresses.")
+        elif not self.errors:
+            body = {
+                "listen_service": data["listen_service"],
+                "auth_type": "noauth" if ips else "userpass",
+                "acl_inbound_ips": ips,
+            }
+            _add_violations(
+                self,
+                rules.check_proxy_access_update(body),
+                {"acl_inbound_ips": "allowed_ips", "auth_type": "allowed_ips"},
+            )
+        data["allowed_ips"] = ips
+        return data

@@ -60,5 +60,6 @@ portal_urlpatterns = [
         name="iproxy-access-new-credentials",
     ),
     path("proxies/<int:resource_id>/iproxy/change-ip/", views.portal_change_ip, name="iproxy-access-change-ip"),
+    path("proxies/<int:resource_id>/iproxy/connection/", views.portal_connection, name="iproxy-access-connection"),
     path("proxies/<int:resource_id>/iproxy/statistics/", views.portal_statistics, name="iproxy-access-statistics"),
 ]

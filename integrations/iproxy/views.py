@@ -348,6 +348,38 @@ def portal_change_ip(request, resource_id: int):
 
 
 @customer_required
+@require_POST
+def portal_connection(request, resource_id: int):
+    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
+    if access.status == ResourceStatus.VANISHED:
+        messages.error(request, "This proxy has ended.")
+        return redirect("portal:proxy-detail", resource_id=access.pk)
+    form = forms.PortalConnectionForm(request.POST, current=access.details)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("portal:proxy-detail", resource_id=access.pk)
+    try:
+        services.access_set_connection(
+            access=access,
+            actor=request.user,
+            listen_service=form.cleaned_data["listen_service"],
+            allowed_ips=form.cleaned_data["allowed_ips"],
+        )
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, "change how your proxy is reached", customer=True)
+    except services.NotOnAPhone as exc:
+        messages.error(request, str(exc))
+    except errors.ProviderError as exc:
+        _refused(request, "change how your proxy is reached", exc)
+    else:
+        if form.cleaned_data["allowed_ips"]:
+            messages.success(request, "Saved: your proxy now lets in only the IPs you listed, without a login.")
+        else:
+            messages.success(request, "Saved: your proxy now asks for the login and password shown below.")
+    return redirect("portal:proxy-detail", resource_id=access.pk)
+
+
+@customer_required
 def portal_statistics(request, resource_id: int):
     access = resource_for_customer(request.user, resource_id, kind=ACCESS)
     stats = None

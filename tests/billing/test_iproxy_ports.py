@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.utils import timezone
@@ -13,6 +14,7 @@ from integrations.iproxy import actions as iproxy_actions
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION, IPROXY_PORT
 from inventory.models import Alert, Resource, ResourceStatus
 from inventory.sync import sync_account
+from ops.models import AuditEvent
 from providers import registry
 from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
@@ -281,3 +283,42 @@ def test_the_demo_shop_sells_ports_on_the_sandbox_phones(funded, alice, account,
     product = Product.objects.create(account=account, **integration.demo_products()[0])
     order = _buy(funded, product, actor=alice)
     assert order.state == OrderState.FULFILLED and order.resource.parent == warsaw
+
+
+def test_a_customer_switches_their_port_to_an_ip_allow_list_and_back(client, funded, alice, account, upstream, warsaw):
+    _capacity(warsaw, 3)
+    access = _buy(funded, _product(account, 5), actor=alice).resource
+    client.force_login(alice)
+    address = f"/portal/proxies/{access.pk}/iproxy/connection/"
+    response = client.post(address, {"listen_service": "http", "allowed_ips": "203.0.113.5, 203.0.113.6"}, follow=True)
+    assert "only the IPs you listed" in next(str(m) for m in response.context["messages"])
+    there = next(a for a in upstream.list_proxy_accesses(warsaw.upstream_id) if a.id == access.upstream_id)
+    assert there.listen_service == "http" and there.auth_type == "noauth"
+    assert there.acl_inbound_ips == ("203.0.113.5", "203.0.113.6")
+    response = client.post(address, {"listen_service": "http", "allowed_ips": ""}, follow=True)
+    there = next(a for a in upstream.list_proxy_accesses(warsaw.upstream_id) if a.id == access.upstream_id)
+    assert there.auth_type == "userpass" and there.auth.password and there.acl_inbound_ips == ()
+    assert there.auth.password in response.content.decode()
+    events = AuditEvent.objects.filter(action="iproxy.access.connection_mode", customer=funded)
+    assert events.count() == 2 and there.auth.password not in json.dumps([e.data for e in events])
+
+
+@pytest.mark.parametrize(
+    "posted", [{"listen_service": "ftp"}, {"listen_service": "http", "allowed_ips": "not-an-ip"}, {}]
+)
+def test_a_bad_connection_choice_is_refused_and_nothing_sent(client, funded, alice, account, warsaw, sandbox, posted):
+    _capacity(warsaw, 3)
+    access = _buy(funded, _product(account, 5), actor=alice).resource
+    before = len(sandbox.calls("POST"))
+    client.force_login(alice)
+    response = client.post(f"/portal/proxies/{access.pk}/iproxy/connection/", posted, follow=True)
+    assert response.status_code == 200 and [m.level_tag for m in response.context["messages"]] == ["error"]
+    assert len(sandbox.calls("POST")) == before
+
+
+def test_a_customer_may_not_change_another_customers_port(client, funded, alice, bob, account, warsaw, sandbox):
+    _capacity(warsaw, 3)
+    access = _buy(funded, _product(account, 5), actor=alice).resource
+    client.force_login(bob)
+    response = client.post(f"/portal/proxies/{access.pk}/iproxy/connection/", {"listen_service": "http"})
+    assert response.status_code == 404

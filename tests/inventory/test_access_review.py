@@ -45,6 +45,7 @@ PORTAL_KINDS = {
     "iproxy-access-new-credentials": ACCESS,
     "iproxy-access-change-ip": ACCESS,
     "iproxy-access-statistics": ACCESS,
+    "iproxy-access-connection": ACCESS,
 }
 STAFF_KINDS = {
     "resource-detail": ANY,
