@@ -185,7 +185,7 @@ def prepare(order: Order) -> dict[str, Any]:
     until = now + dt.timedelta(days=product_days(product))
     with transaction.atomic():
         # One placement at a time per account: the chosen port is written on the order before the lock ends.
-        list(PhoneCapacity.objects.select_for_update().filter(connection__account=product.account))
+        list(PhoneCapacity.objects.select_for_update(of=("self",)).filter(connection__account=product.account))
         candidates = _candidates(product, exclude_order=order.pk)
         fitting = [c for c in candidates if c.free > 0 and c.plan_until is not None and c.plan_until >= until]
         if not fitting:
