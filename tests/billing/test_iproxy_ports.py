@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import threading
 
 import pytest
+from django.db import connection, connections
 from django.utils import timezone
 
 from billing import services
 from billing.models import LedgerEntry, Order, OrderKind, OrderState, Product
 from integrations.iproxy import actions as iproxy_actions
+from integrations.iproxy import fulfilment
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION, IPROXY_PORT
 from inventory.models import Alert, Resource, ResourceStatus
 from inventory.sync import sync_account
@@ -322,3 +326,52 @@ def test_a_customer_may_not_change_another_customers_port(client, funded, alice,
     client.force_login(bob)
     response = client.post(f"/portal/proxies/{access.pk}/iproxy/connection/", {"listen_service": "http"})
     assert response.status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_buyers_racing_for_the_last_port_get_it_once(
+    sandbox, customer_a, customer_b, owner, account, warsaw, monkeypatch
+):
+    """Real threads on PostgreSQL (make test): the placement lock lets one order take the last free port."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    _capacity(warsaw, 3)  # two open, one free
+    product = _product(account, 5)
+    for customer in (customer_a, customer_b):
+        services.balance_top_up(customer=customer, amount_cents=5000, actor=owner)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    # Both placements are held right after counting the free ports: without the lock both would see the last
+    # one free and take it. With it the second waits for the first, so the meeting point times out instead.
+    count_free_ports, meet = fulfilment._candidates, threading.Barrier(2, timeout=2)
+
+    def counted_then_held(product, *, exclude_order=None):
+        found = count_free_ports(product, exclude_order=exclude_order)
+        if exclude_order is not None:  # in prepare, not in the check before the charge
+            with contextlib.suppress(threading.BrokenBarrierError):
+                meet.wait()
+        return found
+
+    monkeypatch.setattr(fulfilment, "_candidates", counted_then_held)
+
+    def worker(customer):
+        barrier.wait()
+        try:
+            outcomes.append(_buy(customer, product, f"race-{customer.pk}").state)
+        except services.NotForSale:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(customer,)) for customer in (customer_a, customer_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) in (["failed", "fulfilled"], ["fulfilled", "refused"])
+    assert len(sandbox.calls("POST", "/proxy-access")) == 1
+    assert warsaw.children.filter(vanished_at__isnull=True).count() == 3
+    balances = sorted(services.customer_balance(customer=c) for c in (customer_a, customer_b))
+    assert balances == [4000, 5000]
