@@ -555,7 +555,7 @@ def test_owners_set_how_many_ports_are_sold_on_a_phone(client, owner, phone):
     response = _as(client, owner).post(f"{STAFF}/{phone.pk}/capacity/", {"max_ports": "3"}, follow=True)
     assert "up to 3 ports" in _messages(response)[0]
     assert services.phone_capacity(phone) == 3
-    assert "2 open of 3 for sale" in response.content.decode()
+    assert "2 open · the shop sells up to 3 here" in response.content.decode()
     assert AuditEvent.objects.get(action="iproxy.connection.capacity").data == {
         "connection": phone.upstream_id,
         "max_ports": 3,
