@@ -398,6 +398,7 @@ def test_it_lists_creates_updates_and_closes_openvpn_accesses(client, support, p
     assert "laptop VPN" in page.content.decode()
     response = client.post(f"{STAFF}/{phone.pk}/ovpn/new/", {"name": "desk VPN", "description": "desk"}, follow=True)
     assert "OpenVPN access “desk VPN” is open" in _messages(response)[0]
+    assert 'data-ovpn="desk VPN"' in response.content.decode()  # the list read back from upstream shows it
     created = _ovpn(upstream, phone, "desk VPN")
     prefix = f"ovpn-{created.id}-"
     response = client.post(
@@ -623,3 +624,29 @@ def test_support_does_not_see_owner_only_sections(client, support, phone):
 def test_an_access_is_not_a_phone(client, owner, phone):
     access = phone.children.filter(kind=IPROXY_ACCESS).first()
     assert _as(client, owner).get(f"{STAFF}/{access.pk}/ovpn/").status_code == 404
+
+
+def test_an_openvpn_update_that_changes_nothing_is_refused(client, support, phone, upstream, sandbox):
+    ovpn = _ovpn(upstream, phone, "laptop VPN")
+    prefix = f"ovpn-{ovpn.id}-"
+    response = _as(client, support).post(
+        f"{STAFF}/{phone.pk}/ovpn/update/",
+        {f"{prefix}ovpn": ovpn.id, f"{prefix}name": ovpn.name, f"{prefix}description": ovpn.description},
+    )
+    assert response.status_code == 400 and "send at least one field to change" in _text(response)
+    assert sandbox.calls("POST", "/update") == []
+
+
+def test_an_openvpn_update_with_a_bad_expiry_is_refused(client, support, phone, upstream, sandbox):
+    ovpn = _ovpn(upstream, phone, "laptop VPN")
+    prefix = f"ovpn-{ovpn.id}-"
+    response = _as(client, support).post(
+        f"{STAFF}/{phone.pk}/ovpn/update/", {f"{prefix}ovpn": ovpn.id, f"{prefix}expires_at": "soon"}
+    )
+    assert response.status_code == 400 and "Enter a valid date/time" in _text(response)
+    assert sandbox.calls("POST", "/update") == []
+
+
+def test_a_renamed_phone_shows_its_new_name_on_its_page(client, support, phone):
+    response = _as(client, support).post(f"{STAFF}/{phone.pk}/basic-info/", {"name": "Shelf 7"}, follow=True)
+    assert "<h1>Shelf 7" in response.content.decode()
