@@ -107,7 +107,8 @@ TABS = (
 def _phone_context(connection: Resource, *, tab: str) -> dict[str, Any]:
     """What the header and tabs of every page of a phone need."""
     phone = connection.details
-    used = connection.children.exclude(status=ResourceStatus.VANISHED).count()
+    open_accesses = connection.children.filter(vanished_at__isnull=True)
+    used = open_accesses.count()
     return {
         "resource": connection,
         "phone": phone,
@@ -117,6 +118,7 @@ def _phone_context(connection: Resource, *, tab: str) -> dict[str, Any]:
         "tab": tab,
         "capacity": services.phone_capacity(connection),
         "ports_used": used,
+        "ports_held": open_accesses.filter(customer__isnull=False).count(),
     }
 
 

@@ -17,6 +17,7 @@ from integrations.iproxy import rules
 from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
 from integrations.iproxy.models import PhoneCapacity
 from integrations.iproxy.sandbox import IProxySim
+from inventory import assignment
 from inventory.models import Resource, ResourceStatus
 from inventory.sync import sync_account
 from ops.models import AuditEvent
@@ -650,3 +651,10 @@ def test_an_openvpn_update_with_a_bad_expiry_is_refused(client, support, phone, 
 def test_a_renamed_phone_shows_its_new_name_on_its_page(client, support, phone):
     response = _as(client, support).post(f"{STAFF}/{phone.pk}/basic-info/", {"name": "Shelf 7"}, follow=True)
     assert "<h1>Shelf 7" in response.content.decode()
+
+
+def test_the_danger_zone_says_how_many_customers_lose_their_proxy(client, owner, phone, customer_a):
+    access = phone.children.filter(kind=IPROXY_ACCESS).first()
+    assignment.resource_assign(resource=access, customer=customer_a, actor=None)
+    page = _as(client, owner).get(f"{STAFF}/{phone.pk}/").content.decode()
+    assert "1 of them is held by customers" in page and "1 proxy access on it is held by customers" in page
