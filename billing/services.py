@@ -375,6 +375,9 @@ def order_place(
         return existing
     if not product.active:
         raise NotForSale("This product is no longer for sale.")
+    refusal = registry.for_product_kind(product.kind).purchasable(product, timezone.now())
+    if refusal:
+        raise NotForSale(refusal)
     return _open_and_submit(
         customer=customer,
         product=product,

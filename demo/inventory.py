@@ -24,6 +24,7 @@ def demo_inventory_prepare(*, account_names: list[str]) -> int:
     for account in accounts:
         # Raises UnavailableError while the sandbox is still starting: the task retries.
         sync_account(account=account)
+        registry.for_account(account).demo_prepare(account)
     assigned = 0
     for email, upstream_ids in demo_assignments().items():
         customer = Customer.objects.filter(contact_email=email).first()

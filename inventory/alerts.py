@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # Statuses of something a customer can still use; vanished and expired resources get no warnings.
 LIVE_STATUSES = (ResourceStatus.ACTIVE, ResourceStatus.PROCESSING, ResourceStatus.OFFLINE)
 # Phones and provider balances are ours to fix: customers are never told about them.
-STAFF_ONLY_KINDS = frozenset({Alert.Kind.OFFLINE, Alert.Kind.LOW_BALANCE})
+STAFF_ONLY_KINDS = frozenset({Alert.Kind.OFFLINE, Alert.Kind.LOW_BALANCE, Alert.Kind.OUT_OF_STOCK})
 # While one process sends an alert its `delivery_error` reads "Sending since <time>", which stops a
 # concurrent run from sending it too; a claim older than this is taken to have died with its worker.
 CLAIM_PREFIX = SENDING_PREFIX
@@ -103,6 +103,28 @@ def alert_acknowledge(*, alert: Alert, actor: User) -> bool:
         data={"kind": alert.kind, "subject": alert.subject, "threshold": alert.threshold},
     )
     return True
+
+
+def alert_staff_out_of_stock(
+    *, account: ProviderAccount, subject: str, message: str, now: dt.datetime | None = None
+) -> Alert | None:
+    """Tell staff that something on sale cannot be supplied (no capacity upstream), once a day per subject.
+
+    Called by an integration when it refuses a sale; returns the new alert, or None when today's is already sent.
+    """
+    now = now or timezone.now()
+    finding = Finding(
+        kind=Alert.Kind.OUT_OF_STOCK,
+        subject=subject[:60],
+        threshold="none left",
+        cycle=_utc_date(now),
+        message=message,
+        account=account,
+    )
+    alert = _record(finding)
+    if alert is not None:
+        _deliver(alert)
+    return alert
 
 
 def staff_emails() -> list[str]:

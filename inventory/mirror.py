@@ -70,6 +70,9 @@ class Counts:
 def mirror_row(account: Any, row: Row, *, now: dt.datetime, parent: Resource | None = None) -> Resource:
     """Write one row outside a full sync (after an action or an order): the same columns as the sync,
     creating the resource when it is new; `customer` and `first_seen_at` of an existing one stay ours."""
+    if parent is None and row.parent_id:
+        # A child written alone (a bought proxy access) keeps its link to the parent the sync made.
+        parent = Resource.objects.filter(account=account, upstream_id=row.parent_id).exclude(kind=row.kind).first()
     columns = {**row.columns(now), "parent": parent, "vanished_at": None}
     resource, _ = Resource.objects.update_or_create(
         account=account,

@@ -114,6 +114,7 @@ class Alert(models.Model):
         USAGE = "usage", "Data usage"
         OFFLINE = "offline", "Connection offline"
         LOW_BALANCE = "low_balance", "Provider balance low"
+        OUT_OF_STOCK = "out_of_stock", "Cannot be sold: out of stock"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     resource = models.ForeignKey(Resource, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")

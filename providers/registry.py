@@ -166,6 +166,10 @@ class Integration:
         """Why this resource cannot be renewed now ("" when it can)."""
         return ""
 
+    def purchasable(self, product: Any, now: dt.datetime) -> str:
+        """Why this product cannot be bought now, asked before any charge ("" when it can)."""
+        return ""
+
     # The module that sells `product_kinds`: `prepare`, `submit` and `find` below call it.
     fulfilment: ClassVar[Any] = None
 
@@ -194,6 +198,9 @@ class Integration:
     def demo_products(self) -> list[dict]:
         """Products `seed_demo` puts in the demo shop (fields of `Product`, without the account)."""
         return []
+
+    def demo_prepare(self, account: Any) -> None:
+        """After the demo sync of one of this integration's accounts: set up what the demo shop needs."""
 
     def demo_assignments(self) -> dict[str, list[str]]:
         """Upstream ids of the sandbox's demo data to hand to each demo customer (by contact email)."""

@@ -10,6 +10,7 @@ when needed, used once and never stored, logged, audited or shown.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import secrets
 import string
@@ -25,8 +26,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from integrations.iproxy import client as iproxy
+from integrations.iproxy import rules
 from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
 from integrations.iproxy.mirror import iproxy_access_row, iproxy_connection_row
+from integrations.iproxy.models import PhoneCapacity
 from inventory.mirror import Row, mark_vanished, mirror_row
 from inventory.models import Resource, ResourceStatus
 from inventory.outcomes import recording_unknown_outcome
@@ -437,6 +440,36 @@ def access_new_credentials(*, access: Resource, actor: User | None) -> Resource:
     return access_update(access=access, actor=actor, login=login, password=new_password(), customer_action=True)
 
 
+def access_set_connection(
+    *, access: Resource, actor: User | None, listen_service: str, allowed_ips: list[str]
+) -> Resource:
+    """The customer picks how their proxy is reached: http or socks5, and login/password or an IP allow-list.
+
+    Allowed IPs make it an IP allow-list access (noauth with an inbound ACL); none make it login and
+    password again (iProxy then generates new credentials). Only what changes is sent.
+    """
+    _check_kind(access, IPROXY_ACCESS)
+    connection = _parent(access)
+    current = access.details
+    changes: dict[str, Any] = {}
+    if current is None or listen_service != current.listen_service:
+        changes["listen_service"] = listen_service
+    auth_type = "noauth" if allowed_ips else "userpass"
+    if current is None or auth_type != current.auth_type:
+        changes["auth_type"] = auth_type
+    if current is None or list(allowed_ips) != list(current.acl_inbound_ips):
+        changes["acl_inbound_ips"] = list(allowed_ips)
+    if not changes:
+        return access
+    data = {"connection": connection.upstream_id, "access": access.upstream_id, **changes}
+    action = "iproxy.access.connection_mode"
+    with _unknown_outcome(action=action, actor=actor, target=access, customer=access.customer, data=data):
+        answer = _client(access.account).update_proxy_access(connection.upstream_id, access.upstream_id, **changes)
+    resource = _mirror_access(answer, connection)
+    audit.record(action=action, actor=actor, target=resource, customer=resource.customer, data=data)
+    return resource
+
+
 def change_ip_key(access: Resource) -> str:
     return f"iproxy:change-ip:{access.account_id}:{access.upstream_id}"
 
@@ -511,3 +544,414 @@ def connection_statistics(*, connection: Resource) -> Statistics:
     )
     cache.set(key, stats, timeout=STATS_CACHE_SECONDS)
     return stats
+
+
+# Staff: the rest of a phone's console (issue 10) --------------------------------------------------------
+# Each change below follows the same steps as those above: one upstream call inside the unknown-outcome
+# helper, a mirror refresh that may fail without hiding the success, then one audit row without secrets.
+
+# Commands that cut the phone's traffic or change what customers get: staff confirm them first.
+DISRUPTIVE_COMMANDS = frozenset({"reboot", "changeip", "fix_lte", "toggle_proxy", "upgrade_app", "refresh"})
+
+
+class HasActivePlan(Exception):
+    """iProxy deletes only a connection without an active plan; one with a plan is recreated instead."""
+
+    def __init__(self, expires_at: dt.datetime | None) -> None:
+        until = f" (paid until {expires_at:%Y-%m-%d %H:%M} UTC)" if expires_at else ""
+        super().__init__(
+            f"This connection has an active plan{until}, and iProxy deletes only connections without one. "
+            "Recreate it instead to move the plan to a new connection."
+        )
+
+
+class UnknownUpstreamItem(Exception):
+    """The OpenVPN access or action link named in the request is not on this phone (any more)."""
+
+
+def _refreshed_audit(
+    client: iproxy.Client, connection: Resource, *, action: str, actor: User | None, data: Mapping[str, Any]
+) -> Resource:
+    resource, refreshed = _try_refresh(client, connection)
+    audit.record(action=action, actor=actor, target=resource, data={**data, "mirror_refreshed": refreshed})
+    return resource
+
+
+def connection_basic_info_update(
+    *, connection: Resource, actor: User | None, name: str | None = None, description: str | None = None
+) -> Resource:
+    """Rename the phone and/or change its description (Connection control 4)."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    data = {"connection": connection.upstream_id, "name": name, "description": description}
+    action = "iproxy.connection.basic_info_update"
+    client = _client(connection.account)
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        client.update_connection_basic_info(connection.upstream_id, name=name, description=description)
+    return _refreshed_audit(client, connection, action=action, actor=actor, data=data)
+
+
+def connection_change_plan(
+    *, connection: Resource, plan_id: str, actor: User | None, coupon_code: str | None = None
+) -> tuple[Resource, iproxy.PlanChange]:
+    """Move the phone to another iProxy plan (Connection control 8); a phone without a plan buys this one."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    phone = connection.details
+    current = phone.active_plan if phone is not None else None
+    data = {
+        "connection": connection.upstream_id,
+        "plan_id": plan_id,
+        "previous_plan": current.id if current is not None else None,
+        "coupon_code": coupon_code,
+    }
+    action = "iproxy.connection.change_plan"
+    client = _client(connection.account)
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        change = client.change_plan(
+            connection.upstream_id, plan_id=plan_id, active_plan=current, coupon_code=coupon_code
+        )
+    data = {
+        **data,
+        "expires_at": change.active_plan.expires_at.isoformat(),
+        "coupon_applied": change.is_coupon_applied,
+    }
+    return _refreshed_audit(client, connection, action=action, actor=actor, data=data), change
+
+
+def connection_recreate(
+    *,
+    connection: Resource,
+    name: str,
+    server_id: str,
+    actor: User | None,
+    description: str | None = None,
+    prolongation_enabled: bool | None = None,
+) -> Resource:
+    """Replace the phone's connection by a new one that keeps its plan (Special api 1).
+
+    The old connection and every proxy access on it end upstream: their mirror rows are marked vanished.
+    """
+    _check_kind(connection, IPROXY_CONNECTION)
+    data = {"connection": connection.upstream_id, "name": name, "server_id": server_id}
+    action = "iproxy.connection.recreate"
+    account, client = connection.account, _client(connection.account)
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        created = client.recreate_connection(
+            connection.upstream_id,
+            name=name,
+            server_id=server_id,
+            description=description,
+            prolongation_enabled=prolongation_enabled,
+        )
+    now = timezone.now()
+    mark_vanished(Resource.objects.filter(pk=connection.pk) | connection.children.all(), now=now)
+    try:
+        resource = _refresh_connection(client, account, created.id)
+        refreshed = True
+    except errors.ProviderError as exc:
+        logger.warning("iproxy mirror refresh of recreated connection %s failed: %s", created.id, exc)
+        row = Row(
+            kind=IPROXY_CONNECTION,
+            upstream_id=created.id,
+            label=name,
+            status=connection.status,
+            expires_at=connection.expires_at,
+            upstream=created.raw,
+        )
+        resource, refreshed = mirror_row(account, row, parent=None, now=now), False
+    _copy_capacity(connection, resource)
+    audit.record(
+        action=action,
+        actor=actor,
+        target=resource,
+        data={**data, "new_connection": created.id, "old_resource": connection.pk, "mirror_refreshed": refreshed},
+    )
+    return resource
+
+
+def connection_delete(*, connection: Resource, reason: str, actor: User | None) -> Resource:
+    """Delete a phone connection without an active plan (Connection control 9); HasActivePlan otherwise."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    phone = connection.details
+    plan = phone.active_plan if phone is not None else None
+    if plan is not None and plan.expires_at > timezone.now():
+        raise HasActivePlan(plan.expires_at)
+    data = {"connection": connection.upstream_id, "reason": reason}
+    action = "iproxy.connection.delete"
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        try:
+            _client(connection.account).delete_connection(connection.upstream_id, reason=reason)
+        except errors.ConflictError:
+            # Our mirror was older than upstream: a plan was bought meanwhile.
+            raise HasActivePlan(None) from None
+    now = timezone.now()
+    mark_vanished(Resource.objects.filter(pk=connection.pk) | connection.children.all(), now=now)
+    connection.refresh_from_db()
+    audit.record(action=action, actor=actor, target=connection, data=data)
+    return connection
+
+
+def connection_sms(*, connection: Resource) -> list[iproxy.Sms]:
+    """The last 100 SMS the phone received, newest first (Connection control 10; read only)."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    messages = _client(connection.account).sms_history(connection.upstream_id)
+    return sorted(messages, key=lambda sms: sms.created_at, reverse=True)
+
+
+def team_access_modify(
+    *, connection: Resource, email: str, permissions: Mapping[str, bool], actor: User | None
+) -> Resource:
+    """Give a team member these permissions on the phone (Connection control 6); every name is sent."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    granted = sorted(name for name, value in permissions.items() if value)
+    data = {"connection": connection.upstream_id, "email": email, "granted": granted}
+    action = "iproxy.connection.team_modify"
+    client = _client(connection.account)
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        client.modify_team_access(connection.upstream_id, email=email, permissions=dict(permissions))
+    return _refreshed_audit(client, connection, action=action, actor=actor, data=data)
+
+
+def team_access_remove(*, connection: Resource, email: str, actor: User | None) -> Resource:
+    """Take a team member off the phone (Connection control 7)."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    data = {"connection": connection.upstream_id, "email": email}
+    action = "iproxy.connection.team_remove"
+    client = _client(connection.account)
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        client.remove_team_access(connection.upstream_id, email=email)
+    return _refreshed_audit(client, connection, action=action, actor=actor, data=data)
+
+
+def connection_new_pin_code(*, connection: Resource, actor: User | None) -> iproxy.PinCode:
+    """A new PIN for the phone app, returned to be shown once; the audit row keeps only its expiry."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    data = {"connection": connection.upstream_id}
+    action = "iproxy.connection.pin_code"
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        pin = _client(connection.account).new_pin_code(connection.upstream_id)
+    audit.record(
+        action=action, actor=actor, target=connection, data={**data, "valid_until": pin.expires_at.isoformat()}
+    )
+    return pin
+
+
+def connection_new_api_key(*, connection: Resource, actor: User | None) -> iproxy.ApiKey:
+    """A new API key for this connection (the old one stops working), returned to be shown once, never stored."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    data = {"connection": connection.upstream_id}
+    action = "iproxy.connection.api_key"
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        new = _client(connection.account).new_connection_api_key(connection.upstream_id)
+    audit.record(action=action, actor=actor, target=connection, data=data)
+    return new
+
+
+def connection_push_command(
+    *, connection: Resource, command: str, actor: User | None, enabled: bool | None = None
+) -> iproxy.CommandSent:
+    """Send one documented command to the phone (Connection control 11); toggle_proxy takes `enabled`."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    params = {"enabled": bool(enabled)} if command in rules.COMMAND_PUSH_PARAMS else None
+    data: dict[str, Any] = {"connection": connection.upstream_id, "command": command}
+    if params is not None:
+        data["params"] = params
+    action = "iproxy.connection.command"
+    client = _client(connection.account)
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        sent = client.push_command(connection.upstream_id, command, params)
+    cache.delete(stats_key(connection))
+    _refreshed_audit(client, connection, action=action, actor=actor, data={**data, "message": sent.message})
+    return sent
+
+
+# Staff: OpenVPN accesses ---------------------------------------------------------------------------------
+
+
+def ovpn_list(*, connection: Resource) -> list[iproxy.OvpnAccess]:
+    """The phone's OpenVPN accesses, as upstream has them now (OpenVPN access API 2)."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    return sorted(_client(connection.account).list_ovpn_accesses(connection.upstream_id), key=lambda o: o.name)
+
+
+def _ovpn_data(connection: Resource, ovpn_id: str, **extra: Any) -> dict[str, Any]:
+    return {"connection": connection.upstream_id, "ovpn": ovpn_id, **extra}
+
+
+def ovpn_create(
+    *, connection: Resource, name: str, actor: User | None, description: str | None = None
+) -> iproxy.OvpnAccess:
+    """Open an OpenVPN access on the phone (OpenVPN access API 1)."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    data = {"connection": connection.upstream_id, "name": name}
+    action = "iproxy.ovpn.create"
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        created = _client(connection.account).create_ovpn_access(
+            connection.upstream_id, name=name, description=description
+        )
+    audit.record(action=action, actor=actor, target=connection, data={**data, "ovpn": created.id})
+    return created
+
+
+def ovpn_update(
+    *,
+    connection: Resource,
+    ovpn_id: str,
+    actor: User | None,
+    name: str | None = None,
+    description: str | None = None,
+    expires_at: dt.datetime | None = None,
+) -> iproxy.OvpnAccess:
+    """Rename an OpenVPN access, change its description or its expiry (OpenVPN access API 5)."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    data = _ovpn_data(connection, ovpn_id, name=name, description=description, expires_at=_when(expires_at))
+    action = "iproxy.ovpn.update"
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        updated = _client(connection.account).update_ovpn_access(
+            connection.upstream_id, ovpn_id, name=name, description=description, expires_at=expires_at
+        )
+    audit.record(action=action, actor=actor, target=connection, data=data)
+    return updated
+
+
+def ovpn_delete(*, connection: Resource, ovpn_id: str, actor: User | None) -> None:
+    """Close an OpenVPN access (OpenVPN access API 6); its config stops working."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    data = _ovpn_data(connection, ovpn_id)
+    action = "iproxy.ovpn.delete"
+    with _unknown_outcome(action=action, actor=actor, target=connection, data=data):
+        _client(connection.account).delete_ovpn_access(connection.upstream_id, ovpn_id)
+    audit.record(action=action, actor=actor, target=connection, data=data)
+
+
+def ovpn_config(*, connection: Resource, ovpn_id: str, actor: User | None) -> iproxy.OvpnConfig:
+    """The .ovpn file, its sha1 checked by the client; who downloaded which one is audited (not the file)."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    config = _client(connection.account).ovpn_config(connection.upstream_id, ovpn_id)
+    audit.record(
+        action="iproxy.ovpn.config_download",
+        actor=actor,
+        target=connection,
+        data=_ovpn_data(connection, ovpn_id, sha1=config.sha1),
+    )
+    return config
+
+
+# Staff: action links (each URL is a credential) ------------------------------------------------------------
+
+
+def link_handle(link: iproxy.ActionLink) -> str:
+    """A stable name for a link that reveals nothing of it: staff pick links by this, never by id or URL."""
+    return hashlib.sha256(f"{link.connection_id}:{link.id}".encode()).hexdigest()[:16]
+
+
+def masked_link(link: iproxy.ActionLink) -> str:
+    """The link with its secret part hidden, e.g. https://i.fxdx.in/actionlinks/do/reboot/••••••"""
+    head, _, _ = link.link.rpartition("/")
+    return f"{head}/••••••"
+
+
+def action_links(*, connection: Resource) -> list[iproxy.ActionLink]:
+    """The phone's action links (Action links API 2); callers show them masked."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    return _client(connection.account).list_action_links(connection.upstream_id)
+
+
+def action_link_create(
+    *, connection: Resource, action: str, actor: User | None, comment: str | None = None
+) -> iproxy.ActionLink:
+    """Make an action link (Action links API 1) and return it whole, to be shown once and never stored."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    data = {"connection": connection.upstream_id, "action": action, "comment": comment}
+    audit_action = "iproxy.action_link.create"
+    client = _client(connection.account)
+    with _unknown_outcome(action=audit_action, actor=actor, target=connection, data=data):
+        created = client.create_action_link(connection.upstream_id, action=action, comment=comment)
+    found = next((link for link in client.list_action_links(connection.upstream_id) if link.id == created.id), None)
+    if found is None:
+        raise errors.MalformedResponseError(
+            "the new action link is missing from the list", provider=iproxy.PROVIDER, operation="list action links"
+        )
+    audit.record(action=audit_action, actor=actor, target=connection, data={**data, "handle": link_handle(found)})
+    return found
+
+
+def action_link_delete(*, connection: Resource, handle: str, actor: User | None) -> iproxy.ActionLink:
+    """Delete the phone's action link with this handle (Action links API 4); anyone holding it loses it."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    client = _client(connection.account)
+    link = next(
+        (item for item in client.list_action_links(connection.upstream_id) if link_handle(item) == handle), None
+    )
+    if link is None:
+        raise UnknownUpstreamItem("That action link is not on this phone any more.")
+    data = {"connection": connection.upstream_id, "action": link.action, "handle": handle, "comment": link.comment}
+    audit_action = "iproxy.action_link.delete"
+    with _unknown_outcome(action=audit_action, actor=actor, target=connection, data=data):
+        client.delete_action_link(connection.upstream_id, link.id)
+    audit.record(action=audit_action, actor=actor, target=connection, data=data)
+    return link
+
+
+# Staff: statistics for any range -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffStatistics:
+    """A phone's numbers for one range and time zone: traffic by day and by hour and port, uptime, IPs."""
+
+    start: dt.datetime
+    end: dt.datetime
+    timezone: str
+    fetched_at: dt.datetime
+    traffic: iproxy.DailyTraffic
+    ports: tuple[iproxy.PortTraffic, ...]
+    uptime: tuple[iproxy.UptimeEntry, ...]
+    ip_history: tuple[iproxy.IpHistoryEntry, ...]
+
+
+def connection_statistics_range(
+    *, connection: Resource, start: dt.datetime, end: dt.datetime, tz: str
+) -> StaffStatistics:
+    """Four reads (Connection statistics 1-4) for staff; daily totals are cut in `tz`."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    client, cid = _client(connection.account), connection.upstream_id
+    return StaffStatistics(
+        start=start,
+        end=end,
+        timezone=tz,
+        fetched_at=timezone.now(),
+        traffic=client.traffic_by_day(cid, start=start, end=end, timezone=tz),
+        ports=tuple(client.traffic_by_hour_and_port(cid, start=start, end=end)),
+        uptime=tuple(client.uptime(cid, start=start, end=end)),
+        ip_history=tuple(client.ip_history(cid, start=start, end=end)),
+    )
+
+
+# Staff: how many ports we sell on a phone -------------------------------------------------------------------
+
+
+def phone_capacity(connection: Resource) -> int:
+    """The most accesses we sell on this phone (0 when staff have set none)."""
+    capacity = PhoneCapacity.objects.filter(connection=connection).first()
+    return capacity.max_ports if capacity is not None else 0
+
+
+def phone_capacity_set(*, connection: Resource, max_ports: int, actor: User | None) -> PhoneCapacity:
+    """Set how many proxy accesses the shop may sell on this phone; accesses already open stay."""
+    _check_kind(connection, IPROXY_CONNECTION)
+    previous = phone_capacity(connection)
+    capacity, _ = PhoneCapacity.objects.update_or_create(connection=connection, defaults={"max_ports": max_ports})
+    audit.record(
+        action="iproxy.connection.capacity",
+        actor=actor,
+        target=connection,
+        data={"connection": connection.upstream_id, "max_ports": max_ports, "previous": previous},
+    )
+    return capacity
+
+
+def _copy_capacity(old: Resource, new: Resource) -> None:
+    """A recreated connection is the same phone: it keeps the capacity staff set."""
+    max_ports = phone_capacity(old)
+    if max_ports:
+        PhoneCapacity.objects.update_or_create(connection=new, defaults={"max_ports": max_ports})

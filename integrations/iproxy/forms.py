@@ -8,7 +8,9 @@ sent. Forms that change something offer `changes()`: only what differs from the 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -336,3 +338,370 @@ class AccessUpdateForm(forms.Form):
 
     def changes(self) -> dict[str, Any]:
         return dict(self._changes)
+
+
+# The rest of a phone's console (issue 10) -------------------------------------------------------------
+
+
+class _RuleForm(forms.Form):
+    """A form whose `body()` is checked by one documented rule; violations land on the fields they name."""
+
+    rule = staticmethod(lambda body: [])
+    field_map: Mapping[str, str] = {}
+
+    def body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors:
+            _add_violations(self, self.rule(self.body()), self.field_map)
+        return data
+
+
+class BasicInfoForm(_RuleForm):
+    name = forms.CharField(max_length=rules.TEXT_MAX, required=False)
+    description = forms.CharField(max_length=rules.TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    rule = staticmethod(rules.check_connection_basic_info)
+
+    def __init__(self, *args: Any, current: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.current = current
+        if current is not None:
+            self.fields["name"].initial = current.basic_info.name
+            self.fields["description"].initial = current.basic_info.description
+
+    def body(self) -> dict[str, Any]:
+        """Only what changed: an unchanged name is not sent again."""
+        data, body = self.cleaned_data, {}
+        name = (data.get("name") or "").strip()
+        now_name = self.current.basic_info.name if self.current is not None else None
+        now_description = self.current.basic_info.description if self.current is not None else None
+        if name and name != now_name:
+            body["name"] = name
+        if "description" in self.data and data.get("description", "") != now_description:
+            body["description"] = data.get("description", "")
+        return body
+
+
+class ChangePlanForm(_RuleForm):
+    plan_id = forms.CharField(label="New plan id", max_length=rules.TEXT_MAX, help_text="The iProxy plan to move to.")
+    coupon_code = forms.CharField(required=False, max_length=rules.TEXT_MAX)
+    rule = staticmethod(rules.check_change_plan)
+
+    def body(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        body = {"plan_id": data["plan_id"].strip()}
+        if data.get("coupon_code"):
+            body["coupon_code"] = data["coupon_code"].strip()
+        return body
+
+
+class RecreateForm(_RuleForm):
+    name = forms.CharField(max_length=rules.TEXT_MAX)
+    server_id = forms.CharField(label="Server id", max_length=rules.TEXT_MAX)
+    description = forms.CharField(required=False, max_length=rules.TEXT_MAX)
+    prolongation_enabled = forms.BooleanField(required=False, label="Pay for the plan automatically")
+    confirm = forms.BooleanField(label="I understand that every proxy access on this phone ends now")
+    rule = staticmethod(rules.check_recreate_connection)
+
+    def __init__(self, *args: Any, current: Any = None, connection_id: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection_id = connection_id
+        if current is not None:
+            self.fields["name"].initial = current.basic_info.name
+            self.fields["server_id"].initial = current.basic_info.server_id
+            self.fields["description"].initial = current.basic_info.description
+
+    def body(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        body: dict[str, Any] = {
+            "connection_id": self.connection_id,
+            "name": data["name"],
+            "server_id": data["server_id"],
+        }
+        if data.get("description"):
+            body["description"] = data["description"]
+        if data.get("prolongation_enabled"):
+            body["prolongation_enabled"] = True
+        return body
+
+
+DELETE_REASON_LABELS = {
+    "does_not_need": "No longer needed",
+    "short_period": "Used only for a short period",
+    "switch_server": "Switching to another server",
+    "technical_issues": "Technical problems",
+    "mistake": "Created by mistake",
+}
+OTHER = "other"
+
+
+class DeleteConnectionForm(_RuleForm):
+    reason = forms.ChoiceField(
+        choices=[*((key, DELETE_REASON_LABELS.get(key, key)) for key in rules.DELETE_REASONS), (OTHER, "Other…")]
+    )
+    other_reason = forms.CharField(required=False, max_length=rules.TEXT_MAX, label="Other reason")
+    confirm = forms.BooleanField(label="Delete this connection upstream")
+    rule = staticmethod(rules.check_delete_connection)
+    field_map = {"reason": "other_reason"}
+
+    def clean(self) -> dict[str, Any]:
+        data = forms.Form.clean(self)
+        if data.get("reason") == OTHER and not (data.get("other_reason") or "").strip():
+            self.add_error("other_reason", "Say why, in a few words.")
+        if not self.errors:
+            _add_violations(self, self.rule(self.body()), self.field_map)
+        return data
+
+    def body(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        reason = data["reason"] if data["reason"] != OTHER else data["other_reason"].strip()
+        return {"reason": reason}
+
+
+PERMISSION_CHOICES = [(name, name.replace("_", " ")) for name in rules.TEAM_PERMISSIONS]
+
+
+class TeamAccessForm(_RuleForm):
+    """A team member's email and the permission set as checkboxes; unticked ones are sent as false."""
+
+    email = forms.EmailField(max_length=rules.TEXT_MAX)
+    permissions = forms.MultipleChoiceField(
+        choices=PERMISSION_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    rule = staticmethod(rules.check_team_access_modify)
+
+    def __init__(self, *args: Any, member: Any = None, **kwargs: Any) -> None:
+        if member is not None:
+            kwargs.setdefault("prefix", f"team-{member_prefix(member.email)}")
+        super().__init__(*args, **kwargs)
+        if member is not None:
+            self.fields["email"].initial = member.email
+            self.fields["email"].widget = forms.HiddenInput()
+            self.fields["permissions"].initial = [name for name, on in member.permissions.items() if on]
+
+    def body(self) -> dict[str, Any]:
+        granted = set(self.cleaned_data.get("permissions") or ())
+        return {
+            "email": self.cleaned_data["email"],
+            "permissions": {name: name in granted for name in rules.TEAM_PERMISSIONS},
+        }
+
+
+def member_prefix(email: str) -> str:
+    """A form prefix for one member that is a valid HTML id (emails hold '@' and dots)."""
+    return hashlib.sha256(email.encode()).hexdigest()[:10]
+
+
+class TeamRemoveForm(_RuleForm):
+    email = forms.EmailField(max_length=rules.TEXT_MAX, widget=forms.HiddenInput())
+    rule = staticmethod(rules.check_team_access_remove)
+
+    def body(self) -> dict[str, Any]:
+        return {"email": self.cleaned_data["email"]}
+
+
+COMMAND_LABELS = {
+    "refresh_fingerprint": "Refresh the fingerprint",
+    "refresh": "Refresh the connection",
+    "reboot": "Reboot the phone",
+    "changeip": "Change the IP",
+    "fix_lte": "Fix LTE",
+    "toggle_proxy": "Switch the proxy on or off",
+    "find_my_device": "Find my device (ring the phone)",
+    "debug_report": "Send a debug report",
+    "upgrade_app": "Upgrade the iProxy app",
+    "speed_test": "Run a speed test",
+}
+
+
+class CommandPushForm(_RuleForm):
+    """One documented command; a disruptive one is sent only with `confirm` ticked."""
+
+    command = forms.ChoiceField(choices=[(name, COMMAND_LABELS.get(name, name)) for name in rules.COMMAND_PUSH_ACTIONS])
+    enabled = _bool_field("Proxy on (toggle_proxy only)")
+    confirm = forms.BooleanField(required=False, label="Yes, interrupt the phone's traffic")
+    rule = staticmethod(rules.check_command_push)
+    field_map = {"action": "command", "toggle_proxy_params": "enabled", "toggle_proxy_params.enabled": "enabled"}
+
+    def clean(self) -> dict[str, Any]:
+        data = forms.Form.clean(self)
+        command = data.get("command")
+        if command == "toggle_proxy" and data.get("enabled") is None:
+            self.add_error("enabled", "Say whether the proxy is to be on or off.")
+        if command in services.DISRUPTIVE_COMMANDS and not data.get("confirm"):
+            self.add_error("confirm", f"{COMMAND_LABELS[command]} interrupts the phone's traffic: tick to confirm.")
+        if not self.errors:
+            _add_violations(self, self.rule(self.body()), self.field_map)
+        return data
+
+    def body(self) -> dict[str, Any]:
+        command = self.cleaned_data["command"]
+        body: dict[str, Any] = {"action": command}
+        if command in rules.COMMAND_PUSH_PARAMS:
+            body[f"{command}_params"] = {"enabled": bool(self.cleaned_data.get("enabled"))}
+        return body
+
+
+class OvpnCreateForm(_RuleForm):
+    name = forms.CharField(max_length=rules.TEXT_MAX)
+    description = forms.CharField(required=False, max_length=rules.TEXT_MAX)
+    rule = staticmethod(rules.check_ovpn_access_create)
+
+    def body(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"name": data["name"]} | ({"description": data["description"]} if data.get("description") else {})
+
+
+class OvpnRefForm(forms.Form):
+    """Names one OpenVPN access of the phone (its id is not a secret; the config is)."""
+
+    ovpn = forms.CharField(max_length=64, widget=forms.HiddenInput())
+
+    def clean_ovpn(self) -> str:
+        value = self.cleaned_data["ovpn"].strip()
+        if not value.isalnum():
+            raise forms.ValidationError("Not an OpenVPN access id.")
+        return value
+
+
+class OvpnUpdateForm(_RuleForm):
+    ovpn = forms.CharField(max_length=64, widget=forms.HiddenInput())
+    name = forms.CharField(max_length=rules.TEXT_MAX, required=False)
+    description = forms.CharField(max_length=rules.TEXT_MAX, required=False)
+    expires_at = forms.DateTimeField(required=False, widget=DATETIME_WIDGET)
+    rule = staticmethod(rules.check_ovpn_access_update)
+
+    def __init__(self, *args: Any, current: Any = None, **kwargs: Any) -> None:
+        if current is not None:
+            kwargs.setdefault("prefix", f"ovpn-{current.id}")
+        super().__init__(*args, **kwargs)
+        self.current = current
+        if current is not None:
+            self.fields["ovpn"].initial = current.id
+            self.fields["name"].initial = current.name
+            self.fields["description"].initial = current.description
+            self.fields["expires_at"].initial = current.expires_at
+
+    def clean_ovpn(self) -> str:
+        return OvpnRefForm.clean_ovpn(self)
+
+    def body(self) -> dict[str, Any]:
+        data, body = self.cleaned_data, {}
+        current = self.current
+        if data.get("name") and (current is None or data["name"] != current.name):
+            body["name"] = data["name"]
+        if self.add_prefix("description") in self.data and (
+            current is None or data["description"] != current.description
+        ):
+            body["description"] = data.get("description", "")
+        if data.get("expires_at") and (current is None or _minute(data["expires_at"]) != _minute(current.expires_at)):
+            body["expires_at"] = format_rfc3339(data["expires_at"])
+        return body
+
+    def changes(self) -> dict[str, Any]:
+        body = self.body()
+        return {
+            "name": body.get("name"),
+            "description": body.get("description"),
+            "expires_at": self.cleaned_data.get("expires_at") if "expires_at" in body else None,
+        }
+
+
+class ActionLinkCreateForm(_RuleForm):
+    action = forms.ChoiceField(choices=[("changeip", "Change IP"), ("reboot", "Reboot")])
+    comment = forms.CharField(required=False, max_length=rules.TEXT_MAX, help_text="Who the link is for.")
+    rule = staticmethod(rules.check_action_link)
+
+    def body(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"action": data["action"]} | ({"comment": data["comment"]} if data.get("comment") else {})
+
+
+class ActionLinkRefForm(forms.Form):
+    handle = forms.RegexField(regex=r"^[0-9a-f]{16}$", widget=forms.HiddenInput())
+
+
+STATS_MAX_DAYS = 92
+
+
+class StatisticsForm(forms.Form):
+    """A date range (whole days, inclusive) and the time zone the days are cut in."""
+
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    tz = forms.CharField(label="Time zone", max_length=64, help_text="e.g. Europe/Lisbon")
+
+    def clean_tz(self) -> str:
+        value = self.cleaned_data["tz"].strip()
+        violations = rules.check_timezone(value)
+        if violations:
+            raise forms.ValidationError([violation.message for violation in violations])
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start > end:
+                self.add_error("start", "must not be after To")
+            elif (end - start).days >= STATS_MAX_DAYS:
+                self.add_error("end", f"A range covers at most {STATS_MAX_DAYS} days.")
+        return data
+
+    def moments(self) -> tuple[dt.datetime, dt.datetime]:
+        """The range as aware datetimes: from the start of `start` to the end of `end`, in the chosen zone."""
+        zone = zoneinfo.ZoneInfo(self.cleaned_data["tz"])
+        start = dt.datetime.combine(self.cleaned_data["start"], dt.time.min, tzinfo=zone)
+        end = dt.datetime.combine(self.cleaned_data["end"] + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+        return start, end
+
+
+class CapacityForm(forms.Form):
+    max_ports = forms.IntegerField(
+        label="Ports we sell on this phone", min_value=0, max_value=1000, help_text="0: the shop sells none here."
+    )
+
+
+MAX_ALLOWED_IPS = 20
+
+
+class PortalConnectionForm(forms.Form):
+    """A customer's choice of protocol and of login/password or an IP allow-list for their own proxy."""
+
+    listen_service = forms.ChoiceField(label="Protocol", choices=[(s, s) for s in rules.LISTEN_SERVICES])
+    allowed_ips = forms.CharField(
+        label="Allowed IPs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The IPv4 addresses you connect from, comma-separated: then no login is needed. "
+        "Empty: connect with a login and password.",
+    )
+
+    def __init__(self, *args: Any, current: ProxyAccess | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if current is not None:
+            self.fields["listen_service"].initial = current.listen_service
+            self.fields["allowed_ips"].initial = (
+                ", ".join(current.acl_inbound_ips) if current.auth_type == "noauth" else ""
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        ips = split_list(data.get("allowed_ips", ""))
+        if len(ips) > MAX_ALLOWED_IPS:
+            self.add_error("allowed_ips", f"At most {MAX_ALLOWED_IPS} addresses.")
+        elif not self.errors:
+            body = {
+                "listen_service": data["listen_service"],
+                "auth_type": "noauth" if ips else "userpass",
+                "acl_inbound_ips": ips,
+            }
+            _add_violations(
+                self,
+                rules.check_proxy_access_update(body),
+                {"acl_inbound_ips": "allowed_ips", "auth_type": "allowed_ips"},
+            )
+        data["allowed_ips"] = ips
+        return data

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django import forms
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from billing.selectors import renewal_product_for
 from integrations.iproxy import client as iproxy
-from integrations.iproxy import mirror
-from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
+from integrations.iproxy import fulfilment, mirror, rules
+from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION, IPROXY_PORT
 from inventory.presenters import dig
 from providers import registry
 from providers.http import errors
 from providers.http.parsing import Reader
-from providers.registry import CheckResult, Credential, ResourceKind
+from providers.registry import CheckResult, Credential, ProductKind, ResourceKind
+
+# The demo shop's port capacity on each sandbox phone.
+DEMO_PORTS_PER_PHONE = 5
 
 
 class IProxy(registry.Integration):
@@ -28,6 +33,8 @@ class IProxy(registry.Integration):
         ResourceKind(IPROXY_CONNECTION, "iProxy connection", sold=False, alerts_offline=True),
         ResourceKind(IPROXY_ACCESS, "iProxy proxy access"),
     )
+    product_kinds = (ProductKind(IPROXY_PORT, "A port on one of our phones (iProxy)", resource_kind=IPROXY_ACCESS),)
+    fulfilment = fulfilment
     # Action links and connection API keys work without our console key: they are ours, never shown.
     hidden_upstream_keys = frozenset({"api_key", "apiKey", "link"})
     sandbox_path = "/iproxy/api/console/v1"
@@ -101,6 +108,61 @@ class IProxy(registry.Integration):
 
         return urls.portal_urlpatterns
 
+    def product_fields(self) -> dict:
+        return {
+            "country": forms.CharField(
+                max_length=2, required=False, help_text="iProxy port: 2-letter code of the phones' country; empty: any."
+            ),
+            "city": forms.CharField(max_length=40, required=False, help_text="iProxy port: city code, e.g. waw."),
+            "days": forms.IntegerField(
+                min_value=1,
+                max_value=fulfilment.MAX_DAYS,
+                required=False,
+                help_text="iProxy port: days a purchase gives and a renewal adds.",
+            ),
+            "listen_service": forms.ChoiceField(
+                choices=[("", "—"), *((s, s) for s in rules.LISTEN_SERVICES)],
+                required=False,
+                label="Protocol",
+                help_text="iProxy port: http or socks5.",
+            ),
+        }
+
+    def product_parameters(self, product_kind, data):
+        country = (data.get("country") or "").strip().lower()
+        city = (data.get("city") or "").strip().lower()
+        problems = {}
+        if country and not (len(country) == 2 and country.isalpha()):
+            problems["country"] = "A 2-letter country code, e.g. pl."
+        if city and not country:
+            problems["city"] = "Give the country of this city too."
+        if not data.get("days"):
+            problems["days"] = "iProxy ports need a number of days."
+        if not data.get("listen_service"):
+            problems["listen_service"] = "Choose http or socks5."
+        parameters = {
+            "country": country,
+            "city": city,
+            "days": data.get("days"),
+            "listen_service": data.get("listen_service") or "",
+        }
+        return parameters, problems
+
+    def product_summary(self, product) -> str:
+        country, city = fulfilment.product_place(product)
+        where = "/".join(part.upper() for part in (country, city) if part) or "any location"
+        protocol = fulfilment.product_listen_service(product)
+        return f"{protocol} port on a mobile phone in {where} for {fulfilment.product_days(product)} days"
+
+    def purchasable(self, product, now) -> str:
+        return fulfilment.refusal(product, now)
+
+    def renewable(self, resource, now) -> str:
+        if resource.kind != IPROXY_ACCESS:
+            return "Only proxy accesses on our phones are renewed here."
+        product = renewal_product_for(resource=resource)
+        return fulfilment.renewal_refusal(resource, product, now) if product is not None else ""
+
     def simulator(self):
         from integrations.iproxy.sandbox import IProxySim
 
@@ -108,6 +170,25 @@ class IProxy(registry.Integration):
 
     def demo_accounts(self) -> list[dict]:
         return [{"name": "Sandbox iProxy", "secret": "sandbox-key"}]
+
+    def demo_products(self) -> list[dict]:
+        return [
+            {
+                "name": "Mobile proxy port, Poland, 14 days",
+                "kind": IPROXY_PORT,
+                "parameters": {"country": "pl", "city": "waw", "days": 14, "listen_service": "http"},
+                "price_cents": 2900,
+                "renewal_price_cents": 2500,
+                "description": "An http port on one of our phones in Warsaw; a renewal adds 14 days.",
+            }
+        ]
+
+    def demo_prepare(self, account) -> None:
+        """The demo shop sells ports on the sandbox's phones: five per phone, unless staff set otherwise."""
+        from integrations.iproxy.models import PhoneCapacity
+
+        for phone in account.resources.filter(kind=IPROXY_CONNECTION):
+            PhoneCapacity.objects.get_or_create(connection=phone, defaults={"max_ports": DEMO_PORTS_PER_PHONE})
 
     def demo_assignments(self) -> dict[str, list[str]]:
         return {"alice@example.com": ["mMBDwDg2e3"], "bob@example.com": ["sga5YAuhQw"]}

@@ -1,5 +1,6 @@
-"""The names this integration registers: its provider kind and resource kinds."""
+"""The names this integration registers: its provider kind, resource kinds and product kind."""
 
 IPROXY = "iproxy"
 IPROXY_CONNECTION = "iproxy_connection"
 IPROXY_ACCESS = "iproxy_access"
+IPROXY_PORT = "iproxy_port"

@@ -25,6 +25,32 @@ staff_urlpatterns = [
     ),
     path("iproxy/connections/<int:resource_id>/accesses/new/", views.access_create, name="iproxy-access-create"),
     path("iproxy/accesses/<int:resource_id>/update/", views.access_update, name="iproxy-access-update"),
+    *[
+        path(f"iproxy/connections/<int:resource_id>/{route}", view, name=f"iproxy-{name}")
+        for route, view, name in (
+            ("basic-info/", views.connection_basic_info, "connection-basic-info"),
+            ("change-plan/", views.connection_change_plan, "connection-change-plan"),
+            ("recreate/", views.connection_recreate, "connection-recreate"),
+            ("delete/", views.connection_delete, "connection-delete"),
+            ("command/", views.connection_command, "connection-command"),
+            ("pin-code/", views.connection_pin_code, "connection-pin-code"),
+            ("api-key/", views.connection_api_key, "connection-api-key"),
+            ("capacity/", views.connection_capacity, "connection-capacity"),
+            ("ovpn/", views.connection_ovpn, "ovpn"),
+            ("ovpn/new/", views.ovpn_create, "ovpn-create"),
+            ("ovpn/update/", views.ovpn_update, "ovpn-update"),
+            ("ovpn/close/", views.ovpn_delete, "ovpn-delete"),
+            ("ovpn/config/", views.ovpn_download, "ovpn-config"),
+            ("team/", views.connection_team, "team"),
+            ("team/modify/", views.team_modify, "team-modify"),
+            ("team/remove/", views.team_remove, "team-remove"),
+            ("links/", views.connection_links, "links"),
+            ("links/new/", views.link_create, "link-create"),
+            ("links/remove/", views.link_delete, "link-delete"),
+            ("sms/", views.connection_sms, "sms"),
+            ("statistics/", views.connection_statistics, "statistics"),
+        )
+    ],
     path("iproxy/accesses/<int:resource_id>/delete/", views.access_delete, name="iproxy-access-delete"),
 ]
 # The account itself (user info, balance, basic info).
@@ -39,5 +65,6 @@ portal_urlpatterns = [
         name="iproxy-access-new-credentials",
     ),
     path("proxies/<int:resource_id>/iproxy/change-ip/", views.portal_change_ip, name="iproxy-access-change-ip"),
+    path("proxies/<int:resource_id>/iproxy/connection/", views.portal_connection, name="iproxy-access-connection"),
     path("proxies/<int:resource_id>/iproxy/statistics/", views.portal_statistics, name="iproxy-access-statistics"),
 ]

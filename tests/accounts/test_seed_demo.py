@@ -51,7 +51,7 @@ def test_it_stocks_the_demo_shop_and_credits_the_demo_customers_once(db, setting
     from providers import registry
 
     demo_products = [product for integration in registry.all_integrations() for product in integration.demo_products()]
-    assert len(demo_products) >= 3  # residential GB, ISP proxies, a shop plan
+    assert len(demo_products) >= 4  # residential GB, ISP proxies, a shop plan, a port on our phones
     assert Product.objects.filter(active=True).count() == len(demo_products)
     alice = User.objects.get(username="alice").customer
     assert customer_balance(customer=alice) == 10_000
