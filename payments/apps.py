@@ -8,8 +8,8 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Online payments"
 
     def ready(self) -> None:
-        from payments.sandbox import StripeTwin
-        from providers.sandbox import core
+        from providers import registry
 
-        # The payment twin is served by the one sandbox, beside the provider simulators.
-        core.register_twin(StripeTwin)
+        # The payment twin is served by the one sandbox, beside the provider simulators. Named by its path:
+        # importing it here would pull the sandbox's web toolkit (a development package) into production.
+        registry.register_sandbox_twin("payments.sandbox.StripeTwin")

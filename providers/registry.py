@@ -306,3 +306,20 @@ def resource_kind_choices() -> list[tuple[str, str]]:
 
 def product_kind_choices() -> list[tuple[str, str]]:
     return [(kind.value, kind.label) for integration in _REGISTRY.values() for kind in integration.product_kinds]
+
+
+# Twins of outside services that are not provider integrations (a payment provider). Their app registers a
+# dotted path from its `ready()`, as the core cannot import the layers above it; the class is imported only
+# when a sandbox is built, so production never loads the sandbox's development packages.
+_sandbox_twin_paths: list[str] = []
+
+
+def register_sandbox_twin(path: str) -> None:
+    if path not in _sandbox_twin_paths:
+        _sandbox_twin_paths.append(path)
+
+
+def sandbox_twins() -> list[type]:
+    from django.utils.module_loading import import_string
+
+    return [import_string(path) for path in _sandbox_twin_paths]

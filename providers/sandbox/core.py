@@ -143,22 +143,12 @@ class ProviderSim:
         """Runs after each request to this simulator, outside the state lock (e.g. to call back a webhook)."""
 
 
-# Twins of outside services that are not provider integrations (a payment provider): their app registers
-# them from its `ready()`, as the core cannot import the layers above it.
-_twins: list[type[ProviderSim]] = []
-
-
-def register_twin(sim: type[ProviderSim]) -> None:
-    if sim not in _twins:
-        _twins.append(sim)
-
-
 def _provider_classes() -> list[type[ProviderSim]]:
     # The registry is filled when Django's apps are ready; the simulators live with their integrations.
     from providers import registry
 
     sims = [sim for integration in registry.all_integrations() if (sim := integration.simulator()) is not None]
-    return [*sims, *_twins]
+    return [*sims, *registry.sandbox_twins()]
 
 
 class SandboxApp:

@@ -515,9 +515,9 @@ NO_INPUT = (
     "/pin-code/",
     "/api-key/",
 )
-# Views whose fields take any text of 1-256 characters (a phone's name, an OpenVPN access's): "abc", "-1" or
-# "nan" posted there is a real rename, so only "no 500" is asked of them too.
-FREE_TEXT = ("/account/update/", "/basic-info/", "/ovpn/new/")
+# Views whose fields take any text of 1-256 characters (a phone's name, an OpenVPN access's, an iProxy plan id
+# that only upstream can judge): "abc", "-1" or "nan" posted there is a real request, so only "no 500" is asked.
+FREE_TEXT = ("/account/update/", "/basic-info/", "/ovpn/new/", "/change-plan/")
 
 
 def test_it_survives_malformed_posts_on_every_url_and_sends_nothing_for_bad_input(cast, sandbox, owner, alice):
