@@ -34,6 +34,21 @@ def pytest_report_header(config):
     ]
 
 
+@pytest.fixture(autouse=True)
+def celery_eager(request):
+    """Tasks run in the calling thread, errors raised (orders settle before `order_place` returns).
+
+    Browser and real-worker tests get the real thing: a worker process on the broker.
+    """
+    from config.celery import app
+
+    real = request.node.get_closest_marker("e2e") or request.node.get_closest_marker("redis")
+    previous = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager, app.conf.task_eager_propagates = (False, False) if real else (True, True)
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
 @pytest.fixture
 def owner(db):
     return UserFactory(username="owner", role=Role.OWNER, is_staff=True, is_superuser=True)
