@@ -43,9 +43,10 @@ def lane_key(order: Order) -> str:
 
 
 @contextmanager
-def holding(order: Order, *, wait_seconds: float = WAIT_SECONDS) -> Iterator[None]:
+def holding(order: Order, *, wait_seconds: float | None = None) -> Iterator[None]:
     """Hold the order's lane for the block; raises LaneBusy when it stays taken for `wait_seconds`."""
     key, token = lane_key(order), uuid.uuid4().hex
+    wait_seconds = WAIT_SECONDS if wait_seconds is None else wait_seconds
     OrderLane.objects.get_or_create(key=key)  # a racing creator's row is read back, not duplicated
     deadline = time.monotonic() + wait_seconds
     while True:

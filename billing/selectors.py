@@ -9,7 +9,17 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Customer
-from billing.models import LedgerEntry, Order, OrderKind, OrderState, OrderTrigger, Product, SpendingCap
+from billing.models import (
+    AutoRenewal,
+    AutoTopUp,
+    LedgerEntry,
+    Order,
+    OrderKind,
+    OrderState,
+    OrderTrigger,
+    Product,
+    SpendingCap,
+)
 from inventory.models import Resource, ResourceStatus
 
 # Orders still waiting for an upstream answer or for reconciliation: a second renewal would pay twice.
@@ -120,3 +130,25 @@ def automatic_spend_this_month(*, customer: Customer, now: dt.datetime | None = 
 
 def spending_cap_cents(*, customer: Customer) -> int | None:
     return SpendingCap.objects.filter(customer=customer).values_list("monthly_cap_cents", flat=True).first()
+
+
+def top_up_packs(*, resource: Resource, bought_from: Product | None = None) -> QuerySet[Product]:
+    """Products that add data to this token: those of the line it was bought from (none for other kinds)."""
+    bought_from = bought_from or renewal_product_for(resource=resource)
+    if bought_from is None or resource.data_limit_bytes is None:
+        return Product.objects.none()
+    return Product.objects.filter(active=True, kind=bought_from.kind, account_id=resource.account_id).order_by(
+        "renewal_price_cents", "pk"
+    )
+
+
+def automation_for(*, resource: Resource) -> dict:
+    """What the proxy page shows of the automatic orders: the wishes, and whether each applies."""
+    bought_from = renewal_product_for(resource=resource)
+    return {
+        "renewable": bought_from is not None,
+        "auto_renewal": AutoRenewal.objects.filter(resource=resource).first(),
+        "auto_top_up": AutoTopUp.objects.filter(resource=resource).select_related("product").first(),
+        "packs": top_up_packs(resource=resource, bought_from=bought_from),
+        "renewal_price": bought_from.renewal_price if bought_from else "",
+    }

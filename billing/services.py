@@ -795,6 +795,9 @@ def _reconcile(order: Order, *, actor: User | None, now_due: bool = False) -> tu
             # Re-checked under the lock: settled meanwhile by another run or a slow worker.
             if not due(locked) or locked.state not in (OrderState.UNKNOWN, OrderState.SUBMITTED):
                 return locked, False
+            if verdict == "none" and now_due:
+                # Right after a crash upstream may not show the call yet: hold, and let reconciliation look again.
+                return _settle_unknown(locked, BillingError("no trace upstream yet after a crash"), actor=actor), True
             if verdict == "none":
                 return _settle_failed(locked, None, actor=actor, reconciled=True, code="not_found_upstream"), True
             if verdict == "ambiguous":
@@ -888,7 +891,9 @@ def customer_message(order: Order) -> str:
     if order.state == OrderState.FULFILLED:
         return f"Done: {order.product.name} — {order.price} was charged."
     if order.state in (OrderState.PENDING, OrderState.SUBMITTED):
-        return "Your order is being processed."
+        return f"Processing: {order.product.name} ({order.price} charged). This page updates by itself."
+    if order.state == OrderState.NEEDS_DECISION:
+        return CUSTOMER_MESSAGES["unknown"]
     return CUSTOMER_MESSAGES.get(order.error_code, CUSTOMER_MESSAGES["refused"])
 
 

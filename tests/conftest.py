@@ -34,11 +34,11 @@ def pytest_report_header(config):
     ]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def celery_eager(request):
-    """Tasks run in the calling thread, errors raised (orders settle before `order_place` returns).
+    """Tasks run in the calling thread, errors raised: an order settles before `order_place` returns.
 
-    Browser and real-worker tests get the real thing: a worker process on the broker.
+    The billing tests use it throughout; browser and real-worker tests get a worker process instead.
     """
     from config.celery import app
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.access import customer_required
+from billing import selectors as billing_selectors
+from billing.forms import AutoTopUpForm
 from inventory import presenters, selectors
 from inventory.access import resource_for_customer
 
@@ -31,8 +34,22 @@ def proxy_detail(request, resource_id: int):
             "resource": resource,
             "credentials": presenters.credentials(resource),
             "proxy_lines": presenters.proxy_lines(resource),
+            "automation": _automation(resource),
         },
     )
+
+
+def _automation(resource):
+    automation = billing_selectors.automation_for(resource=resource)
+    wish = automation["auto_top_up"]
+    initial = (
+        {"enabled": wish.enabled, "threshold_percent": wish.threshold_percent, "product": wish.product_id}
+        if wish
+        else {}
+    )
+    automation["top_up_form"] = AutoTopUpForm(initial=initial or None, packs=automation["packs"])
+    automation["days_before"] = settings.AUTO_RENEW_DAYS_BEFORE
+    return automation
 
 
 @customer_required

@@ -20,4 +20,7 @@ shop_patterns = [
     path("renew/<int:resource_id>/", shop.renew, name="renew"),
     path("history/", shop.history, name="history"),
     path("orders/<int:order_id>/", shop.order_detail, name="order-detail"),
+    path("spending-cap/", shop.spending_cap, name="spending-cap"),
+    path("auto-renew/<int:resource_id>/", shop.auto_renew, name="auto-renew"),
+    path("auto-top-up/<int:resource_id>/", shop.auto_top_up, name="auto-top-up"),
 ]
