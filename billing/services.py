@@ -191,6 +191,7 @@ def balance_charge(
         raise ValueError("a charge is a positive amount")
     with transaction.atomic():
         locked = _lock_customer(customer)
+        # A new statement after the lock is granted: it sees the entry the previous holder committed.
         latest = _latest(locked)
         balance = latest[1]
         if balance < amount_cents:
