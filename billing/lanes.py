@@ -7,7 +7,8 @@ until it is settled, and reconciliation holds it while it looks and settles. The
 lane (`Integration.lane`): by default one per product for purchases and one per resource for renewals.
 
 A lane is a row with a lease, not a lock held across the call: a worker that dies leaves it to expire
-(every upstream call ends well within `LEASE`), and SQLite and PostgreSQL behave alike.
+(every upstream call ends well within `LEASE`), or to the same order's next attempt, and SQLite and
+PostgreSQL behave alike.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def holding(order: Order, *, wait_seconds: float | None = None) -> Iterator[None
     deadline = time.monotonic() + wait_seconds
     while True:
         now = timezone.now()
-        free = Q(holder="") | Q(lease_until__lt=now)
+        # Free, expired, or left by an earlier attempt at this same order (a task run again after its
+        # worker died: only it could be confused with itself).
+        free = Q(holder="") | Q(lease_until__lt=now) | Q(holder_order=order)
         if OrderLane.objects.filter(free, key=key).update(holder=token, holder_order=order, lease_until=now + LEASE):
             break
         if time.monotonic() >= deadline:

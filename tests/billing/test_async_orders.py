@@ -170,28 +170,41 @@ def test_a_worker_killed_before_the_call_left_holds_the_money_then_refunds_it(sa
     assert _purchases(sandbox) == 0
 
 
-def test_a_redelivered_task_waits_for_the_lane_a_dead_worker_left_leased(
-    sandbox, funded, shop_product, queued, monkeypatch
-):
+def test_a_redelivered_task_takes_over_the_lane_its_dead_attempt_left_leased(sandbox, funded, shop_product, queued):
     services.order_place(customer=funded, product=shop_product, idempotency_key="k" * 16, actor=None)
     order_id = queued.pop()
     with mock.patch.object(services, "_settle_fulfilled", side_effect=SystemExit), pytest.raises(SystemExit):
         tasks.fulfil_order.apply(args=[order_id], throw=True)
-    # A SIGKILL runs no `finally`: the lane stays leased to the dead attempt.
-    lane = OrderLane.objects.get()
-    OrderLane.objects.filter(pk=lane.pk).update(holder="dead-worker", lease_until=timezone.now() + lanes.LEASE)
-    monkeypatch.setattr(lanes, "WAIT_SECONDS", 0.05)
+    # A SIGKILL runs no `finally`: the lane stays leased to the dead attempt at this order.
+    OrderLane.objects.update(holder="dead-worker", holder_order=order_id, lease_until=timezone.now() + lanes.LEASE)
 
-    with pytest.raises(lanes.LaneBusy):
-        services.order_fulfil(order_id=order_id)
-    assert Order.objects.get(pk=order_id).state == OrderState.SUBMITTED
-
-    OrderLane.objects.filter(pk=lane.pk).update(lease_until=timezone.now() - lanes.LEASE)  # the lease ran out
     services.order_fulfil(order_id=order_id)
 
     assert Order.objects.get(pk=order_id).state == OrderState.FULFILLED
     assert _purchases(sandbox) == 1
     assert OrderLane.objects.get().holder == ""
+
+
+def test_another_order_waits_for_a_dead_workers_lane_until_its_lease_ends(
+    sandbox, funded, shop_product, queued, monkeypatch
+):
+    services.order_place(customer=funded, product=shop_product, idempotency_key="k" * 16, actor=None)
+    order_id = queued.pop()
+    dead = Order.objects.create(customer=funded, product=shop_product, price_cents=1, idempotency_key="d" * 16)
+    OrderLane.objects.create(
+        key=lanes.lane_key(dead), holder="dead-worker", holder_order=dead, lease_until=timezone.now() + lanes.LEASE
+    )
+    monkeypatch.setattr(lanes, "WAIT_SECONDS", 0.05)
+
+    with pytest.raises(lanes.LaneBusy):
+        services.order_fulfil(order_id=order_id)
+    assert Order.objects.get(pk=order_id).state == OrderState.PENDING
+
+    OrderLane.objects.update(lease_until=timezone.now() - lanes.LEASE)  # the lease ran out
+    services.order_fulfil(order_id=order_id)
+
+    assert Order.objects.get(pk=order_id).state == OrderState.FULFILLED
+    assert _purchases(sandbox) == 1
 
 
 def test_a_second_order_of_the_plan_waits_while_one_is_in_flight(sandbox, funded, shop_product, queued, monkeypatch):
