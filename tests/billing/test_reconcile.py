@@ -143,3 +143,18 @@ def test_it_leaves_an_order_unknown_while_upstream_cannot_be_read(sandbox, funde
     assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 0, "needs_decision": 0, "still_unknown": 1}
     assert Order.objects.get(pk=order.pk).state == OrderState.UNKNOWN
     assert services.customer_balance(customer=funded) == 3000
+
+
+def test_the_task_counts_only_what_it_settled_itself(sandbox, funded, shop_product, monkeypatch):
+    order = _unknown(sandbox, funded, shop_product, LOST_PURCHASE)
+    Order.objects.filter(pk=order.pk).update(submitted_at=timezone.now() - dt.timedelta(minutes=2))
+    counted = services.order_reconcile_counted
+
+    def a_concurrent_run_is_first(*, order, actor=None):
+        services.order_reconcile(order=order)  # another worker's run settles it between the query and us
+        return counted(order=order, actor=actor)
+
+    monkeypatch.setattr(services, "order_reconcile_counted", a_concurrent_run_is_first)
+
+    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 0, "needs_decision": 0, "still_unknown": 0}
+    assert Order.objects.get(pk=order.pk).state == OrderState.FULFILLED

@@ -126,9 +126,12 @@ def order_reconcile(request, order_id: int):
     except errors.ProviderError as exc:
         messages.error(request, f"Order {order.pk} is still unknown: the provider could not be read ({exc}).")
         return redirect("billing:order-list")
-    except services.BillingError as exc:
+    except (services.BillingError, services.LaneBusy) as exc:
         messages.error(request, f"Order {order.pk} is still unknown: {exc}")
         return redirect("billing:order-list")
+    if order.state == OrderState.NEEDS_DECISION:
+        messages.warning(request, f"Order {order.pk} needs a decision: {order.evidence.get('why', '')}")
+        return redirect("billing:decision-list")
     if order.state == OrderState.FULFILLED:
         messages.success(request, f"Order {order.pk} was found upstream: fulfilled and assigned to {order.customer}.")
     else:
