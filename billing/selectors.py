@@ -152,3 +152,10 @@ def automation_for(*, resource: Resource) -> dict:
         "packs": top_up_packs(resource=resource, bought_from=bought_from),
         "renewal_price": bought_from.renewal_price if bought_from else "",
     }
+
+
+def pending_orders_to_requeue(*, before: dt.datetime, stale_before: dt.datetime) -> QuerySet[Order]:
+    """Orders charged but still `pending` after `before` (their task message may be lost), not yet stale."""
+    return Order.objects.filter(state=OrderState.PENDING, created_at__lt=before, created_at__gte=stale_before).order_by(
+        "created_at", "pk"
+    )

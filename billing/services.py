@@ -504,9 +504,14 @@ def _open_and_queue(
 
 
 def _queue_fulfilment(order: Order) -> None:
+    """Queue the order's task; a broker that cannot take it now only delays it (see `orders_requeue`)."""
     from billing.tasks import fulfil_order  # the task module imports this one
 
-    fulfil_order.delay(order.pk)
+    try:
+        fulfil_order.delay(order.pk)
+    except Exception:
+        # The charge is committed and the order page says "processing": the reconcile run queues it again.
+        logger.exception("order %s: could not be queued; the next reconcile run queues it again", order.pk)
 
 
 def order_fulfil(*, order_id: int) -> Order:

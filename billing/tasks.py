@@ -51,6 +51,12 @@ def reconcile_unknown_orders() -> dict[str, int]:
     """
     counts = {"fulfilled": 0, "failed": 0, "needs_decision": 0, "still_unknown": 0}
     now = timezone.now()
+    # A charged order whose task never ran (a broker hiccup while queueing) is queued again before it
+    # would go stale and be refunded; running an order's task twice is safe.
+    for order_id in selectors.pending_orders_to_requeue(
+        before=now - GRACE, stale_before=now - services.STALE_AFTER
+    ).values_list("pk", flat=True):
+        fulfil_order.delay(order_id)
     for order in selectors.unknown_orders_due(before=now - GRACE, stale_before=now - services.STALE_AFTER):
         try:
             settled, by_us = services.order_reconcile_counted(order=order)

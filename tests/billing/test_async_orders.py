@@ -225,3 +225,28 @@ def test_a_second_order_of_the_plan_waits_while_one_is_in_flight(sandbox, funded
     _work(queued)
     assert set(Order.objects.values_list("state", flat=True)) == {OrderState.FULFILLED}
     assert _purchases(sandbox) == 2
+
+
+def test_an_order_whose_task_was_lost_is_queued_again_by_the_reconcile_run(sandbox, funded, shop_product, queued):
+    services.order_place(customer=funded, product=shop_product, idempotency_key="l" * 16, actor=None)
+    order_id = queued.pop()  # the message never reached a worker
+    Order.objects.filter(pk=order_id).update(created_at=timezone.now() - tasks.GRACE * 2)
+
+    tasks.reconcile_unknown_orders()
+
+    assert queued == [order_id]
+    _work(queued)
+    assert Order.objects.get(pk=order_id).state == OrderState.FULFILLED
+    assert _purchases(sandbox) == 1
+
+
+def test_a_broker_that_refuses_the_task_leaves_a_charged_pending_order(sandbox, funded, shop_product, monkeypatch):
+    def broker_down(order_id):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.fulfil_order, "delay", broker_down)
+
+    order = services.order_place(customer=funded, product=shop_product, idempotency_key="d" * 16, actor=None)
+
+    assert order.state == OrderState.PENDING
+    assert services.customer_balance(customer=funded) == 3000
