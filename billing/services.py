@@ -3,12 +3,17 @@
 The one place where upstream calls (through `billing.fulfilment`), ledger writes and audit meet.
 Rules held here:
 
-- a balance is the Sum of the customer's ledger entries, never stored;
-- a charge locks the Customer row (`select_for_update()` inside `atomic()`), recomputes the balance
-  and refuses when short, so concurrent charges can never take it below zero;
-- an order is charged in the transaction that creates it, the upstream call happens after that
-  transaction commits, and its outcome is written in a new one: fulfilled, failed + refunded, or
-  unknown (money held) until `order_reconcile` settles it either way;
+- a balance is the sum of the customer's ledger entries, never a stored figure: each entry is written
+  once with the running sum after it (`balance_after_cents`, under the customer lock), and the balance
+  is the last entry's; the database refuses a negative one and a second entry with the same number;
+- a charge locks the Customer row (`select_for_update()` inside `atomic()`), reads the balance under
+  the lock and refuses when short, so concurrent charges can never take it below zero;
+- an order is charged in the web request's transaction that creates it; once that has committed, the
+  `billing.fulfil_order` task is queued and a worker makes the upstream call (`order_fulfil`) and
+  writes its outcome: fulfilled, failed + refunded, or unknown (money held) until `order_reconcile`
+  settles it; a re-run of the task never sends twice;
+- reconciliation settles an order on what it finds upstream only when nothing else could have left it
+  (`billing.lanes`, unique `ResourceClaim`s); otherwise the money stays held and staff decide;
 - the same idempotency key gives back the same order and never a second charge.
 """
 
