@@ -266,3 +266,54 @@ class CouponApplyForm(forms.Form):
     """The portal's coupon box (GET): the catalog shows the discounted prices."""
 
     coupon = forms.CharField(max_length=40, required=False, label="Coupon code")
+
+
+class AutoRenewForm(forms.Form):
+    """The auto-renew switch on a proxy's page."""
+
+    enabled = forms.BooleanField(required=False, label="Renew automatically before it expires")
+
+
+class AutoTopUpForm(forms.Form):
+    """Auto top-up of a residential token: when usage crosses the threshold, buy the chosen GB pack."""
+
+    enabled = forms.BooleanField(required=False, label="Top up automatically")
+    threshold_percent = forms.IntegerField(
+        min_value=1, max_value=100, initial=90, label="When usage reaches (%)", help_text="From 1 to 100."
+    )
+    product = forms.ModelChoiceField(queryset=Product.objects.none(), required=False, label="Buy this pack")
+
+    def __init__(self, *args, packs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = packs if packs is not None else Product.objects.none()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("enabled") and not cleaned.get("product"):
+            self.add_error("product", "Choose the pack to buy when the threshold is reached.")
+        return cleaned
+
+
+class SpendingCapForm(forms.Form):
+    """The customer's monthly limit on automatic orders; empty means no limit."""
+
+    monthly_cap = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.00"),
+        max_value=MAX_AMOUNT,
+        decimal_places=2,
+        label="Monthly limit for automatic orders",
+        help_text="Auto-renew and auto top-up stop when this month's automatic orders reach it. Empty: no limit.",
+    )
+
+    @property
+    def monthly_cap_cents(self) -> int | None:
+        amount = self.cleaned_data["monthly_cap"]
+        return None if amount is None else to_cents(amount)
+
+
+class DecisionForm(forms.Form):
+    """Staff settle an order that needs a decision: with one of the resources found, or by a refund."""
+
+    resource = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    note = forms.CharField(max_length=300, required=False)

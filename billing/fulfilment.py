@@ -6,7 +6,9 @@ Three steps, each called by `billing.services` outside any database transaction:
   reconciliation matches on it later.
 - `submit(order)` makes the one upstream call that costs us money and returns the mirror rows.
 - `find(order)` looks upstream for the effect of a call whose answer was lost: rows when it happened,
-  None when it did not.
+  None when it did not. For a purchase the rows are candidates (every one that could be this order's):
+  `billing.services` decides whether they prove it or need a staff decision.
+- `lane(order)` (optional) names what `find` could confuse this order with (see `billing.lanes`).
 
 Every row comes from the integration's mirror mapping, so a bought resource looks exactly like a synced one.
 """
@@ -30,3 +32,7 @@ def submit(order: Order) -> list[Row]:
 
 def find(order: Order) -> list[Row] | None:
     return registry.for_product_kind(order.product.kind).find(order)
+
+
+def lane(order: Order) -> str:
+    return registry.for_product_kind(order.product.kind).lane(order)

@@ -94,19 +94,31 @@ class OrderKind(models.TextChoices):
     RENEWAL = "renewal", "Renewal"
 
 
+class OrderTrigger(models.TextChoices):
+    """Who placed an order: a person, or one of the customer's standing wishes (capped monthly)."""
+
+    MANUAL = "manual", "By hand"
+    AUTO_RENEW = "auto_renew", "Auto-renew"
+    AUTO_TOP_UP = "auto_top_up", "Auto top-up"
+
+
 class OrderState(models.TextChoices):
     PENDING = "pending", "Pending"
     SUBMITTED = "submitted", "Submitted upstream"
     FULFILLED = "fulfilled", "Fulfilled"
     FAILED = "failed", "Failed (refunded)"
     UNKNOWN = "unknown", "Unknown outcome (money held)"
+    NEEDS_DECISION = "needs_decision", "Needs a staff decision (money held)"
 
 
-# The state machine. unknown -> fulfilled|failed is the reconciliation (it also sets `reconciled_at`).
+# The state machine. unknown -> fulfilled|failed is the reconciliation (it also sets `reconciled_at`);
+# unknown -> needs_decision when the evidence upstream cannot tell this order from another, and then
+# staff settle it by hand (a resource they pick, or a refund).
 TRANSITIONS: dict[str, frozenset[str]] = {
     OrderState.PENDING: frozenset({OrderState.SUBMITTED, OrderState.FAILED}),
     OrderState.SUBMITTED: frozenset({OrderState.FULFILLED, OrderState.FAILED, OrderState.UNKNOWN}),
-    OrderState.UNKNOWN: frozenset({OrderState.FULFILLED, OrderState.FAILED}),
+    OrderState.UNKNOWN: frozenset({OrderState.FULFILLED, OrderState.FAILED, OrderState.NEEDS_DECISION}),
+    OrderState.NEEDS_DECISION: frozenset({OrderState.FULFILLED, OrderState.FAILED}),
     OrderState.FULFILLED: frozenset(),
     OrderState.FAILED: frozenset(),
 }
@@ -131,6 +143,7 @@ class Order(models.Model):
         help_text="The renewal target, or the resource the purchase created.",
     )
     quantity = models.PositiveIntegerField(default=1)
+    trigger = models.CharField(max_length=20, choices=OrderTrigger.choices, default=OrderTrigger.MANUAL)
     price_cents = models.IntegerField(help_text="What the customer was charged, in minor units.")
     # Margins and coupons, recorded when the order is placed (the product's prices and costs may change later).
     cost_cents = models.IntegerField(
@@ -146,6 +159,9 @@ class Order(models.Model):
     upstream_ref = models.CharField(max_length=500, blank=True, help_text="e.g. the subscription ids or the token.")
     error = models.TextField(blank=True, help_text="For staff: what went wrong upstream and what to do.")
     error_code = models.CharField(max_length=30, blank=True, help_text="What the customer is told (see services).")
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="For staff: what reconciliation found upstream when it could not decide."
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -162,11 +178,16 @@ class Order(models.Model):
             models.CheckConstraint(name="order_discount_not_negative", condition=Q(discount_cents__gte=0)),
             models.CheckConstraint(name="order_state_known", condition=Q(state__in=OrderState.values)),
             models.CheckConstraint(name="order_kind_known", condition=Q(kind__in=OrderKind.values)),
+            models.CheckConstraint(name="order_trigger_known", condition=Q(trigger__in=OrderTrigger.values)),
             models.CheckConstraint(
                 name="order_renewal_has_a_target", condition=Q(kind="purchase") | Q(resource__isnull=False)
             ),
         ]
-        indexes = [models.Index(fields=["state", "submitted_at"]), models.Index(fields=["customer", "-created_at"])]
+        indexes = [
+            models.Index(fields=["state", "submitted_at"]),
+            models.Index(fields=["customer", "-created_at"]),
+            models.Index(fields=["customer", "trigger", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"order {self.pk} {self.kind} {self.product} ({self.state})"
@@ -251,6 +272,11 @@ class LedgerEntry(models.Model):
 
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="ledger_entries")
     amount_cents = models.BigIntegerField()
+    # The running balance: the customer's entries numbered 1, 2, 3... and the balance after each, written
+    # once with the entry under the customer's row lock. The balance is the last entry's `balance_after`
+    # (one index read, whatever the history's length); it is still the sum of the amounts, never edited.
+    sequence = models.PositiveBigIntegerField()
+    balance_after_cents = models.BigIntegerField()
     kind = models.CharField(max_length=20, choices=LedgerEntryKind.choices)
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries")
     note = models.CharField(max_length=300, blank=True)
@@ -298,6 +324,11 @@ class LedgerEntry(models.Model):
                 fields=["order"], condition=Q(kind__in=["purchase", "renewal"]), name="one_charge_per_order"
             ),
             models.UniqueConstraint(fields=["order"], condition=Q(kind="refund"), name="one_refund_per_order"),
+            # A charge computed from a stale balance collides here instead of forking the chain.
+            models.UniqueConstraint(fields=["customer", "sequence"], name="one_ledger_entry_per_sequence"),
+            models.CheckConstraint(name="ledger_sequence_positive", condition=Q(sequence__gte=1)),
+            # No overdraft, enforced by the database whatever the code above it does.
+            models.CheckConstraint(name="ledger_balance_never_negative", condition=Q(balance_after_cents__gte=0)),
         ]
         indexes = [models.Index(fields=["customer", "-created_at"])]
 
@@ -392,3 +423,84 @@ class CouponRedemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coupon} on order {self.order_id}"
+
+
+class ResourceClaim(models.Model):
+    """Which purchase an upstream resource settled: one resource settles at most one order, ever."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="claims")
+    resource = models.OneToOneField("inventory.Resource", on_delete=models.PROTECT, related_name="claim")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} -> resource {self.resource_id}"
+
+
+class OrderLane(models.Model):
+    """One lane of purchases whose upstream evidence could be confused (e.g. one plan at one provider account).
+
+    An order holds its lane from just before its upstream call until it is settled, and reconciliation
+    holds it while it looks upstream and settles: so whatever reconciliation finds cannot belong to an
+    order still in flight. The lease lets a lane held by a worker that died be taken again.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    holder = models.CharField(max_length=64, blank=True, help_text="The attempt holding the lane ('' = free).")
+    holder_order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"lane {self.key}"
+
+
+class SpendingCap(models.Model):
+    """What automatic orders (auto-renew, auto top-up) may spend per calendar month, set by the customer."""
+
+    customer = models.OneToOneField("accounts.Customer", on_delete=models.CASCADE, related_name="spending_cap")
+    monthly_cap_cents = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Empty: no cap. Orders placed by hand are never capped."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"cap {self.customer_id}: {self.monthly_cap_cents}"
+
+    @property
+    def monthly_cap(self) -> str:
+        return "no cap" if self.monthly_cap_cents is None else format_money(self.monthly_cap_cents)
+
+
+class AutoRenewal(models.Model):
+    """A customer's wish that a proxy renews itself before it expires (off unless they turn it on)."""
+
+    resource = models.OneToOneField("inventory.Resource", on_delete=models.CASCADE, related_name="auto_renewal")
+    enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"auto-renew {self.resource_id}: {'on' if self.enabled else 'off'}"
+
+
+class AutoTopUp(models.Model):
+    """A customer's wish that a residential token buys a GB pack when its usage crosses a threshold."""
+
+    resource = models.OneToOneField("inventory.Resource", on_delete=models.CASCADE, related_name="auto_top_up")
+    enabled = models.BooleanField(default=False)
+    threshold_percent = models.PositiveSmallIntegerField(default=90)
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="The GB pack to buy."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="auto_top_up_threshold_in_range", condition=Q(threshold_percent__gte=1, threshold_percent__lte=100)
+            ),
+            models.CheckConstraint(
+                name="auto_top_up_enabled_has_a_pack", condition=Q(enabled=False) | Q(product__isnull=False)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"auto top-up {self.resource_id}: {'on' if self.enabled else 'off'} at {self.threshold_percent}%"

@@ -6,24 +6,31 @@ import datetime as dt
 
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
 
 from accounts.models import Customer
-from billing.models import LedgerEntry, Order, OrderKind, OrderState, Product
+from billing.models import (
+    AutoRenewal,
+    AutoTopUp,
+    LedgerEntry,
+    Order,
+    OrderKind,
+    OrderState,
+    OrderTrigger,
+    Product,
+    SpendingCap,
+)
 from inventory.models import Resource, ResourceStatus
 from providers import registry
 
 # Orders still waiting for an upstream answer or for reconciliation: a second renewal would pay twice.
-OPEN_STATES = (OrderState.PENDING, OrderState.SUBMITTED, OrderState.UNKNOWN)
+OPEN_STATES = (OrderState.PENDING, OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.NEEDS_DECISION)
 
 
 def customers_with_balances(*, search: str = "") -> QuerySet[Customer]:
-    """Every customer with `balance_cents` computed from the ledger (a subquery, no N+1)."""
+    """Every customer with `balance_cents` from the ledger: its last entry's running balance (no N+1)."""
     balance = (
-        LedgerEntry.objects.filter(customer=OuterRef("pk"))
-        .order_by()
-        .values("customer")
-        .annotate(total=Sum("amount_cents"))
-        .values("total")
+        LedgerEntry.objects.filter(customer=OuterRef("pk")).order_by("-sequence").values("balance_after_cents")[:1]
     )
     customers = Customer.objects.annotate(
         balance_cents=Coalesce(Subquery(balance, output_field=IntegerField()), Value(0))
@@ -177,3 +184,62 @@ def margin_rows(*, by: str) -> list[dict]:
 
 def margin_order_list() -> QuerySet[Order]:
     return margin_orders().select_related("customer", "product", "coupon").order_by("-created_at", "-id")
+
+
+def orders_needing_decision() -> QuerySet[Order]:
+    """The staff queue: orders whose upstream evidence could not tell them from another (money held)."""
+    return (
+        Order.objects.filter(state=OrderState.NEEDS_DECISION)
+        .select_related("customer", "product__account")
+        .order_by("created_at", "pk")
+    )
+
+
+def month_start(now: dt.datetime | None = None) -> dt.datetime:
+    """The start of the current calendar month in the site's time zone (the spending cap's period)."""
+    local = timezone.localtime(now or timezone.now())
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def automatic_spend_this_month(*, customer: Customer, now: dt.datetime | None = None) -> int:
+    """What automatic orders (auto-renew, auto top-up) charged this month, refunds left out."""
+    total = (
+        Order.objects.filter(customer=customer, created_at__gte=month_start(now))
+        .exclude(trigger=OrderTrigger.MANUAL)
+        .exclude(state=OrderState.FAILED)
+        .aggregate(total=Sum("price_cents"))["total"]
+    )
+    return total or 0
+
+
+def spending_cap_cents(*, customer: Customer) -> int | None:
+    return SpendingCap.objects.filter(customer=customer).values_list("monthly_cap_cents", flat=True).first()
+
+
+def top_up_packs(*, resource: Resource, bought_from: Product | None = None) -> QuerySet[Product]:
+    """Products that add data to this token: those of the line it was bought from (none for other kinds)."""
+    bought_from = bought_from or renewal_product_for(resource=resource)
+    if bought_from is None or resource.data_limit_bytes is None:
+        return Product.objects.none()
+    return Product.objects.filter(active=True, kind=bought_from.kind, account_id=resource.account_id).order_by(
+        "renewal_price_cents", "pk"
+    )
+
+
+def automation_for(*, resource: Resource) -> dict:
+    """What the proxy page shows of the automatic orders: the wishes, and whether each applies."""
+    bought_from = renewal_product_for(resource=resource)
+    return {
+        "renewable": bought_from is not None,
+        "auto_renewal": AutoRenewal.objects.filter(resource=resource).first(),
+        "auto_top_up": AutoTopUp.objects.filter(resource=resource).select_related("product").first(),
+        "packs": top_up_packs(resource=resource, bought_from=bought_from),
+        "renewal_price": bought_from.renewal_price if bought_from else "",
+    }
+
+
+def pending_orders_to_requeue(*, before: dt.datetime, stale_before: dt.datetime) -> QuerySet[Order]:
+    """Orders charged but still `pending` after `before` (their task message may be lost), not yet stale."""
+    return Order.objects.filter(state=OrderState.PENDING, created_at__lt=before, created_at__gte=stale_before).order_by(
+        "created_at", "pk"
+    )

@@ -3,12 +3,17 @@
 The one place where upstream calls (through `billing.fulfilment`), ledger writes and audit meet.
 Rules held here:
 
-- a balance is the Sum of the customer's ledger entries, never stored;
-- a charge locks the Customer row (`select_for_update()` inside `atomic()`), recomputes the balance
-  and refuses when short, so concurrent charges can never take it below zero;
-- an order is charged in the transaction that creates it, the upstream call happens after that
-  transaction commits, and its outcome is written in a new one: fulfilled, failed + refunded, or
-  unknown (money held) until `order_reconcile` settles it either way;
+- a balance is the sum of the customer's ledger entries, never a stored figure: each entry is written
+  once with the running sum after it (`balance_after_cents`, under the customer lock), and the balance
+  is the last entry's; the database refuses a negative one and a second entry with the same number;
+- a charge locks the Customer row (`select_for_update()` inside `atomic()`), reads the balance under
+  the lock and refuses when short, so concurrent charges can never take it below zero;
+- an order is charged in the web request's transaction that creates it; once that has committed, the
+  `billing.fulfil_order` task is queued and a worker makes the upstream call (`order_fulfil`) and
+  writes its outcome: fulfilled, failed + refunded, or unknown (money held) until `order_reconcile`
+  settles it; a re-run of the task never sends twice;
+- reconciliation settles an order on what it finds upstream only when nothing else could have left it
+  (`billing.lanes`, unique `ResourceClaim`s); otherwise the money stays held and staff decide;
 - the same idempotency key gives back the same order and never a second charge.
 """
 
@@ -18,11 +23,11 @@ import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Customer, User
-from billing import coupons, fulfilment
+from billing import coupons, fulfilment, lanes
 from billing.models import (
     OUTSIDE_CREDIT_KINDS,
     OUTSIDE_DEBIT_KINDS,
@@ -31,10 +36,13 @@ from billing.models import (
     Order,
     OrderKind,
     OrderState,
+    OrderTrigger,
     Product,
+    ResourceClaim,
+    SpendingCap,
     format_money,
 )
-from billing.selectors import open_renewal_exists, renewal_product_for
+from billing.selectors import automatic_spend_this_month, open_renewal_exists, renewal_product_for
 from inventory.assignment import resource_assign
 from inventory.mirror import Row, mirror_row
 from inventory.models import Resource, ResourceStatus
@@ -66,6 +74,9 @@ PRODUCT_FIELDS = (
 
 class BillingError(Exception):
     """A billing rule refused the request; the message is fit to show the customer or staff member."""
+
+
+LaneBusy = lanes.LaneBusy
 
 
 class InsufficientFunds(BillingError):
@@ -100,6 +111,10 @@ class CouponNotAccepted(BillingError):
     """The coupon is expired, used up or unknown: nothing is charged."""
 
 
+class SpendingCapReached(BillingError):
+    """An automatic order would pass the customer's monthly cap: nothing is charged."""
+
+
 # What the customer is told about a settled order, by `Order.error_code`.
 CUSTOMER_MESSAGES = {
     "sold_out": "This product is sold out at the moment. Your payment was refunded.",
@@ -110,6 +125,7 @@ CUSTOMER_MESSAGES = {
     "refused": "The provider refused this order. Your payment was refunded.",
     "unavailable": "The provider could not be reached. Nothing was bought and your payment was refunded.",
     "not_found_upstream": "The provider has no record of this order. Your payment was refunded.",
+    "refunded_by_staff": "We could not confirm this order with the provider, so your payment was refunded.",
     "not_submitted": "This order could not be sent to the provider. Nothing was bought and your payment was refunded.",
     "unknown": "We're confirming this order with the provider; your money is held, not lost.",
 }
@@ -119,8 +135,23 @@ CUSTOMER_MESSAGES = {
 
 
 def customer_balance(*, customer: Customer) -> int:
-    """The customer's balance in minor units: the Sum of its ledger entries (0 without any)."""
-    return LedgerEntry.objects.filter(customer_id=customer.pk).aggregate(total=Sum("amount_cents"))["total"] or 0
+    """The customer's balance in minor units: the running balance of its last ledger entry (0 without any).
+
+    Each entry stores the sum of every amount up to it (`balance_after_cents`, written once under the
+    customer lock), so this is one index read however long the history is.
+    """
+    return _latest(customer)[1]
+
+
+def _latest(customer: Customer) -> tuple[int, int]:
+    """(sequence, balance) after the customer's last entry; (0, 0) before the first."""
+    last = (
+        LedgerEntry.objects.filter(customer_id=customer.pk)
+        .order_by("-sequence")
+        .values_list("sequence", "balance_after_cents")
+        .first()
+    )
+    return last or (0, 0)
 
 
 def _lock_customer(customer: Customer) -> Customer:
@@ -137,10 +168,15 @@ def _entry(
     note: str = "",
     order: Order | None = None,
     reference: str = "",
+    latest: tuple[int, int] | None = None,
 ) -> LedgerEntry:
+    """Append one entry for a customer the caller has locked; `latest` is its (sequence, balance) if read."""
+    sequence, balance = latest or _latest(customer)
     entry = LedgerEntry.objects.create(
         customer=customer,
         amount_cents=amount_cents,
+        sequence=sequence + 1,
+        balance_after_cents=balance + amount_cents,
         kind=kind,
         order=order,
         note=note[:300],
@@ -154,7 +190,7 @@ def _entry(
         customer=customer,
         data={
             "amount_cents": amount_cents,
-            "balance_cents": customer_balance(customer=customer),
+            "balance_cents": entry.balance_after_cents,
             "order": order.pk if order else None,
             "note": note,
             **({"reference": reference} if reference else {}),
@@ -168,20 +204,24 @@ def balance_charge(
 ) -> LedgerEntry:
     """Take `amount_cents` (> 0) from the balance for an order; refuses with InsufficientFunds when short.
 
-    Locks the customer row and recomputes the balance under the lock, so two charges racing for the
+    Locks the customer row and reads the balance under the lock, so two charges racing for the
     same money are served one after the other and the second one sees what the first one left.
     """
     if amount_cents <= 0:
         raise ValueError("a charge is a positive amount")
     with transaction.atomic():
         locked = _lock_customer(customer)
-        balance = customer_balance(customer=locked)
+        # A new statement after the lock is granted: it sees the entry the previous holder committed.
+        latest = _latest(locked)
+        balance = latest[1]
         if balance < amount_cents:
             raise InsufficientFunds(
                 f"Insufficient balance: this costs {format_money(amount_cents)} and your balance is "
                 f"{format_money(balance)}. Please top up first."
             )
-        return _entry(customer=locked, amount_cents=-amount_cents, kind=kind, order=order, actor=actor, note=note)
+        return _entry(
+            customer=locked, amount_cents=-amount_cents, kind=kind, order=order, actor=actor, note=note, latest=latest
+        )
 
 
 def balance_top_up(*, customer: Customer, amount_cents: int, actor: User | None, note: str = "") -> LedgerEntry:
@@ -203,14 +243,20 @@ def balance_adjust(*, customer: Customer, amount_cents: int, actor: User | None,
         raise BillingError("Only owners can take money from a balance.")
     with transaction.atomic():
         locked = _lock_customer(customer)
-        balance = customer_balance(customer=locked)
+        latest = _latest(locked)
+        balance = latest[1]
         if balance + amount_cents < 0:
             raise InsufficientFunds(
                 f"The balance is {format_money(balance)}: an adjustment of {format_money(amount_cents)} "
                 "would make it negative."
             )
         return _entry(
-            customer=locked, amount_cents=amount_cents, kind=LedgerEntryKind.ADJUSTMENT, actor=actor, note=note
+            customer=locked,
+            amount_cents=amount_cents,
+            kind=LedgerEntryKind.ADJUSTMENT,
+            actor=actor,
+            note=note,
+            latest=latest,
         )
 
 
@@ -368,7 +414,8 @@ def order_place(
     `coupon_code` (optional) takes the coupon's discount off; `expected_price_cents` is then the discounted price.
 
     Raises BillingError subclasses (nothing charged) for a suspended customer, a product not on sale
-    or a short balance. Upstream failures do not raise: they settle the order (see the module doc).
+    or a short balance. The charge commits here; the upstream call runs in the `billing.fulfil_order`
+    task (see the module doc), so the order returned is usually still `pending`.
     """
     existing = _order_for_key(idempotency_key, customer, product=product, kind=OrderKind.PURCHASE, resource=None)
     if existing is not None:
@@ -378,7 +425,7 @@ def order_place(
     refusal = registry.for_product_kind(product.kind).purchasable(product, timezone.now())
     if refusal:
         raise NotForSale(refusal)
-    return _open_and_submit(
+    return _open_and_queue(
         customer=customer,
         product=product,
         kind=OrderKind.PURCHASE,
@@ -397,9 +444,16 @@ def order_renew(
     idempotency_key: str,
     actor: User | None,
     expected_price_cents: int | None = None,
+    product: Product | None = None,
+    trigger: str = OrderTrigger.MANUAL,
 ) -> Order:
-    """Renew a resource the customer bought here, at its product's renewal price; idempotent like a purchase."""
-    product = renewal_product_for(resource=resource)
+    """Renew a resource the customer bought here, at its product's renewal price; idempotent like a purchase.
+
+    `product` adds another pack of the same line instead (auto top-up buys the customer's chosen GB pack);
+    `trigger` says an automatic wish placed it, which the monthly spending cap limits.
+    """
+    bought_from = renewal_product_for(resource=resource)
+    product = product or bought_from
     existing = _order_for_key(idempotency_key, customer, product=product, kind=OrderKind.RENEWAL, resource=resource)
     if existing is not None:
         return existing
@@ -410,11 +464,11 @@ def order_renew(
     refusal = resource.integration.renewable(resource, timezone.now())
     if refusal:
         raise NotRenewable(refusal)
-    if product is None or product.account_id != resource.account_id:
+    if bought_from is None or product.account_id != resource.account_id or product.kind != bought_from.kind:
         raise NotRenewable("This proxy was not bought in our shop, so it cannot be renewed here. Please contact us.")
     if open_renewal_exists(resource=resource):
         raise NotRenewable("A renewal of this proxy is already being processed.")
-    return _open_and_submit(
+    return _open_and_queue(
         customer=customer,
         product=product,
         kind=OrderKind.RENEWAL,
@@ -422,6 +476,7 @@ def order_renew(
         idempotency_key=idempotency_key,
         actor=actor,
         expected_price_cents=expected_price_cents,
+        trigger=trigger,
     )
 
 
@@ -445,7 +500,30 @@ def _order_for_key(
     return order
 
 
-def _open_and_submit(
+def _price_cents(product: Product, kind: str) -> int:
+    """What the customer pays now for this product (read under the lock, not from the caller's copy)."""
+    return product.price_cents if kind == OrderKind.PURCHASE else product.renewal_price_cents
+
+
+def _check_spending_cap(customer: Customer, price_cents: int, *, trigger: str) -> None:
+    """Automatic orders stop at the customer's monthly cap (orders placed by hand are never capped).
+
+    Called under the customer lock, so two automatic orders cannot both fit in the last room under it.
+    """
+    if trigger == OrderTrigger.MANUAL:
+        return
+    cap = SpendingCap.objects.filter(customer=customer).values_list("monthly_cap_cents", flat=True).first()
+    if cap is None:
+        return
+    spent = automatic_spend_this_month(customer=customer)
+    if spent + price_cents > cap:
+        raise SpendingCapReached(
+            f"Your monthly limit for automatic orders is {format_money(cap)} and {format_money(spent)} is "
+            f"spent this month: this {format_money(price_cents)} order was not placed."
+        )
+
+
+def _open_and_queue(
     *,
     customer: Customer,
     product: Product,
@@ -455,11 +533,13 @@ def _open_and_submit(
     actor: User | None,
     expected_price_cents: int | None = None,
     coupon_code: str = "",
+    trigger: str = OrderTrigger.MANUAL,
 ) -> Order:
+    """Create and charge the order in one committed transaction, then queue its upstream side."""
     same_request = {"product": product, "kind": kind, "resource": resource}
     try:
-        # durable: the charge must be committed before anything is sent upstream, and no caller's
-        # transaction may hold the customer lock (or roll the charge back) across the upstream call.
+        # durable: the charge must be committed before the task can run, and no caller's transaction
+        # may hold the customer lock (or roll the charge back) behind it.
         with transaction.atomic(durable=True):
             locked = _lock_customer(customer)
             # Re-checked under the lock: a double-submit waits here for the first one and gets its order.
@@ -468,11 +548,12 @@ def _open_and_submit(
                 return existing
             if not locked.is_active:
                 raise CustomerSuspended("This account is suspended: it cannot place orders. Please contact support.")
-            # The price is read now, not taken from the caller's (possibly older) copy of the product.
             product = Product.objects.select_related("account").get(pk=product.pk)
             if kind == OrderKind.PURCHASE and not product.active:
                 raise NotForSale("This product is no longer for sale.")
-            price_cents = product.price_cents if kind == OrderKind.PURCHASE else product.renewal_price_cents
+            if kind == OrderKind.RENEWAL and open_renewal_exists(resource=resource):
+                raise NotRenewable("A renewal of this proxy is already being processed.")
+            price_cents = _price_cents(product, kind)
             if price_cents <= 0:
                 # An order without a charge, while upstream still bills us: never sold.
                 raise NotForSale("This product has no price yet, so it cannot be bought. Please contact us.")
@@ -489,10 +570,12 @@ def _open_and_submit(
                     f"The price of {product.name} is now {format_money(price_cents)} (you saw "
                     f"{format_money(expected_price_cents)}). Nothing was charged: please check and try again."
                 )
+            _check_spending_cap(locked, price_cents, trigger=trigger)
             order = Order.objects.create(
                 customer=locked,
                 product=product,
                 kind=kind,
+                trigger=trigger,
                 resource=resource,
                 price_cents=price_cents,
                 cost_cents=product.cost_for(kind),
@@ -522,6 +605,7 @@ def _open_and_submit(
                     "price_cents": price_cents,
                     "resource": resource.pk if resource else None,
                     **({"coupon": coupon.code, "discount_cents": discount_cents} if coupon else {}),
+                    "trigger": trigger,
                 },
             )
     except IntegrityError:
@@ -530,40 +614,87 @@ def _open_and_submit(
         if existing is None:
             raise
         return existing
-    return _submit(order, actor)
+    # The durable block above is the outermost transaction: leaving it committed the charge, so the task
+    # is queued only for an order that exists for every worker (the on-commit rule of DESIGN.md).
+    _queue_fulfilment(order)
+    # Eager runs (tests, `CELERY_TASK_ALWAYS_EAGER`) have settled it already; a worker has not yet.
+    return Order.objects.select_related("product", "resource").get(pk=order.pk)
+
+
+def _queue_fulfilment(order: Order) -> None:
+    """Queue the order's task; a broker that cannot take it now only delays it (see `orders_requeue`)."""
+    from billing.tasks import fulfil_order  # the task module imports this one
+
+    try:
+        fulfil_order.delay(order.pk)
+    except Exception:
+        # The charge is committed and the order page says "processing": the reconcile run queues it again.
+        logger.exception("order %s: could not be queued; the next reconcile run queues it again", order.pk)
+
+
+def order_fulfil(*, order_id: int) -> Order:
+    """The upstream side of a charged order (the `billing.fulfil_order` task); safe to run again.
+
+    `pending`: decide what to send, send it once, settle by the answer. `submitted`: an earlier run
+    died between sending and settling, so nothing is sent again; upstream is asked what happened
+    (`find`) and the order is settled on what it shows, or held as `unknown` for reconciliation.
+    Anything else is settled already. Raises LaneBusy while another order of its lane is in flight.
+    """
+    order = Order.objects.select_related("product__account", "resource", "customer", "actor").get(pk=order_id)
+    if order.state == OrderState.PENDING:
+        return _submit(order, order.actor)
+    if order.state == OrderState.SUBMITTED:
+        return _recover(order)
+    return order
 
 
 def _submit(order: Order, actor: User | None) -> Order:
-    """Decide and store what to send, mark submitted, send it once, and settle by the answer."""
+    """Decide and store what to send, mark submitted, send it once, and settle by the answer.
+
+    The order's lane is held from before it is marked submitted until it is settled, so no
+    reconciliation of a lane-mate can take what this call buys while its answer is on the way.
+    """
     try:
         request = fulfilment.prepare(order)
     except (errors.ProviderError, crypto.SecretUnreadable) as exc:
         # Nothing that costs money was sent: a definite failure.
         return _settle_failed(order, exc, actor=actor)
-    with transaction.atomic(durable=True):
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if locked.state != OrderState.PENDING:
-            # Reconciliation settled it (refunded) while this worker was slow: it must not be sent any more.
-            return locked
-        locked.transition(OrderState.SUBMITTED)
-        locked.request = request
-        locked.submitted_at = timezone.now()
-        locked.save(update_fields=["state", "request", "submitted_at", "updated_at"])
-    order = locked
+    with lanes.holding(order):
+        with transaction.atomic(durable=True):
+            locked = Order.objects.select_for_update().get(pk=order.pk)
+            if locked.state != OrderState.PENDING:
+                # Reconciliation settled it (refunded) while this worker was slow: it must not be sent any more.
+                return locked
+            locked.transition(OrderState.SUBMITTED)
+            locked.request = request
+            locked.submitted_at = timezone.now()
+            locked.save(update_fields=["state", "request", "submitted_at", "updated_at"])
+        order = Order.objects.select_related("product__account", "resource", "customer").get(pk=order.pk)
+        try:
+            rows = fulfilment.submit(order)
+        except (errors.UnknownOutcomeError, errors.MalformedResponseError) as exc:
+            return _settle_unknown(order, exc, actor=actor)
+        except (errors.ProviderError, crypto.SecretUnreadable) as exc:
+            return _settle_failed(order, exc, actor=actor)
+        except Exception as exc:
+            # A bug after the request left: the purchase may have happened. Hold the money; reconciliation decides.
+            logger.exception("order %s: unexpected error after submitting", order.pk)
+            return _settle_unknown(order, exc, actor=actor)
+        try:
+            return _settle_fulfilled(order, rows, actor=actor)
+        except BillingError as exc:
+            return _settle_unknown(order, exc, actor=actor)
+
+
+def _recover(order: Order) -> Order:
+    """An order left `submitted` by a run that died: settle it on what upstream shows, never send it again."""
     try:
-        rows = fulfilment.submit(order)
-    except (errors.UnknownOutcomeError, errors.MalformedResponseError) as exc:
-        return _settle_unknown(order, exc, actor=actor)
-    except (errors.ProviderError, crypto.SecretUnreadable) as exc:
-        return _settle_failed(order, exc, actor=actor)
-    except Exception as exc:
-        # A bug after the request left: the purchase may have happened. Hold the money; reconciliation decides.
-        logger.exception("order %s: unexpected error after submitting", order.pk)
-        return _settle_unknown(order, exc, actor=actor)
-    try:
-        return _settle_fulfilled(order, rows, actor=actor)
-    except BillingError as exc:
-        return _settle_unknown(order, exc, actor=actor)
+        settled, _ = _reconcile(order, actor=None, now_due=True)
+    except (errors.ProviderError, BillingError) as exc:
+        return _settle_unknown(order, exc, actor=None)
+    if settled.state == OrderState.SUBMITTED:
+        return _settle_unknown(settled, BillingError("its worker stopped mid-call"), actor=None)
+    return settled
 
 
 def _settle_fulfilled(order: Order, rows: list[Row], *, actor: User | None, reconciled: bool = False) -> Order:
@@ -575,29 +706,35 @@ def _settle_fulfilled(order: Order, rows: list[Row], *, actor: User | None, reco
             return _late_success(locked, rows, now=now, actor=actor)
         locked.transition(OrderState.FULFILLED)
         resources = [_claim(locked, mirror_row(locked.product.account, row, now=now), actor=actor) for row in rows]
-        if resources and locked.resource_id is None:
-            locked.resource = resources[0]
-        if resources:
-            locked.upstream_ref = ",".join(resource.upstream_id for resource in resources)[:500]
-        locked.error, locked.error_code = "", ""
-        if reconciled:
-            locked.reconciled_at = now
-        locked.save()
-        audit.record(
-            action="billing.order.reconciled_fulfilled" if reconciled else "billing.order.fulfilled",
-            actor=actor,
-            target=locked,
-            customer=locked.customer,
-            data={"resources": [resource.pk for resource in resources], "price_cents": locked.price_cents},
-        )
-    return locked
+        return _fulfilled(locked, resources, actor=actor, reconciled=reconciled, now=now)
+
+
+def _fulfilled(order: Order, resources: list[Resource], *, actor: User | None, reconciled: bool, now) -> Order:
+    """Record a fulfilled order (locked, state set) with the resources it claimed."""
+    if resources and order.resource_id is None:
+        order.resource = resources[0]
+    if resources:
+        order.upstream_ref = ",".join(resource.upstream_id for resource in resources)[:500]
+    order.error, order.error_code = "", ""
+    if reconciled:
+        order.reconciled_at = now
+    order.save()
+    audit.record(
+        action="billing.order.reconciled_fulfilled" if reconciled else "billing.order.fulfilled",
+        actor=actor,
+        target=order,
+        customer=order.customer,
+        data={"resources": [resource.pk for resource in resources], "price_cents": order.price_cents},
+    )
+    return order
 
 
 def _claim(order: Order, resource: Resource, *, actor: User | None) -> Resource:
     """Give a purchased resource to the order's customer; a renewal's target keeps its owner.
 
-    The resource row is locked, so two orders settling at once cannot both take the same upstream
-    resource; one that already belongs to another customer is refused (the order stays unsettled).
+    The resource row is locked and its `ResourceClaim` is unique, so one upstream resource settles at
+    most one purchase, whoever the customers are; one claimed by another order, or belonging to
+    another customer, is refused (the order stays unsettled).
     """
     locked = Resource.objects.select_for_update().get(pk=resource.pk)
     if order.kind == OrderKind.RENEWAL:
@@ -606,6 +743,13 @@ def _claim(order: Order, resource: Resource, *, actor: User | None) -> Resource:
         return locked
     if locked.customer_id not in (None, order.customer_id):
         raise BillingError(f"order {order.pk}: {locked.upstream_id} already belongs to another customer")
+    if ResourceClaim.objects.filter(resource=locked).exclude(order=order).exists():
+        raise BillingError(f"order {order.pk}: {locked.upstream_id} already settled another order")
+    try:
+        with transaction.atomic():
+            ResourceClaim.objects.get_or_create(resource=locked, defaults={"order": order})
+    except IntegrityError:
+        raise BillingError(f"order {order.pk}: {locked.upstream_id} already settled another order") from None
     return resource_assign(resource=locked, customer=order.customer, actor=actor)
 
 
@@ -686,6 +830,41 @@ def _settle_unknown(order: Order, exc: Exception, *, actor: User | None) -> Orde
     return locked
 
 
+def _settle_needs_decision(order: Order, rows: list[Row], why: str, *, actor: User | None) -> Order:
+    """Hold the money and hand the order to staff with what was found (mirrored, unassigned, unclaimed)."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Order.objects.select_for_update(of=("self",)).select_related("customer", "product").get(pk=order.pk)
+        if not locked.can_transition(OrderState.NEEDS_DECISION):
+            return locked
+        found = [mirror_row(locked.product.account, row, now=now) for row in rows]
+        locked.transition(OrderState.NEEDS_DECISION)
+        locked.error_code = "unknown"
+        locked.error = f"Reconciliation cannot tell which upstream resource is this order's: {why}"
+        locked.evidence = {
+            "why": why,
+            "found": [
+                {
+                    "resource": resource.pk,
+                    "upstream_id": resource.upstream_id,
+                    "label": resource.label,
+                    "expires_at": resource.expires_at.isoformat() if resource.expires_at else None,
+                }
+                for resource in found
+            ],
+            "at": now.isoformat(),
+        }
+        locked.save()
+        audit.record(
+            action="billing.order.needs_decision",
+            actor=actor,
+            target=locked,
+            customer=locked.customer,
+            data={"why": why, "found": [resource.pk for resource in found], "held_cents": locked.price_cents},
+        )
+    return locked
+
+
 def order_is_reconcilable(order: Order, *, now: dt.datetime | None = None) -> bool:
     """`unknown`, or `pending`/`submitted` for longer than STALE_AFTER (the worker that owned it is gone)."""
     now = now or timezone.now()
@@ -699,29 +878,136 @@ def order_is_reconcilable(order: Order, *, now: dt.datetime | None = None) -> bo
 
 
 def order_reconcile(*, order: Order, actor: User | None = None) -> Order:
-    """Settle an order whose outcome is not known by looking upstream: fulfilled when found, else failed + refunded.
+    """Settle an order whose outcome is not known by looking upstream (see `order_reconcile_counted`)."""
+    return _reconcile(order, actor=actor)[0]
 
-    Takes `unknown` orders and stale `pending`/`submitted` ones (see `order_is_reconcilable`); a
-    `pending` one never sent anything, so it is refunded without asking. Upstream is read outside any
-    transaction; the settling then locks the order and re-checks its state, so concurrent
-    reconciliations settle it once. A provider error leaves it as it was and is raised for the
-    caller to retry later; so is a BillingError when what was found belongs to someone else.
+
+def order_reconcile_counted(*, order: Order, actor: User | None = None) -> tuple[Order, bool]:
+    """Like `order_reconcile`, and whether this very call settled it (a concurrent run may have)."""
+    return _reconcile(order, actor=actor)
+
+
+def _reconcile(order: Order, *, actor: User | None, now_due: bool = False) -> tuple[Order, bool]:
+    """Found upstream and unambiguous -> fulfilled; not found -> failed + refunded; ambiguous -> needs_decision.
+
+    Takes `unknown` orders and stale `pending`/`submitted` ones (see `order_is_reconcilable`; `now_due`
+    takes a `submitted` one at once, for a task re-run after its worker died); a `pending` one never
+    sent anything, so it is refunded without asking. Upstream is read while the order's lane is held
+    (nothing of the lane is in flight then) and outside any transaction; the settling then locks the
+    order and re-checks its state, so concurrent reconciliations settle it once. A provider error
+    leaves it as it was and is raised for the caller to retry later; so are LaneBusy and a BillingError
+    when what was found belongs to someone else.
     """
     order = Order.objects.select_related("product__account", "resource", "customer").get(pk=order.pk)
-    if not order_is_reconcilable(order):
-        return order
-    never_sent = order.state == OrderState.PENDING
-    rows = None if never_sent else fulfilment.find(order)
+
+    def due(current: Order) -> bool:
+        return order_is_reconcilable(current) or (now_due and current.state == OrderState.SUBMITTED)
+
+    if not due(order):
+        return order, False
+    if order.state == OrderState.PENDING:
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().get(pk=order.pk)
+            if locked.state != OrderState.PENDING or not due(locked):
+                return locked, False
+            return _settle_failed(locked, None, actor=actor, reconciled=True, code="not_submitted"), True
+    with lanes.holding(order):
+        rows = fulfilment.find(order)
+        verdict, rows, why = _judge(order, rows)
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().get(pk=order.pk)
+            # Re-checked under the lock: settled meanwhile by another run or a slow worker.
+            if not due(locked) or locked.state not in (OrderState.UNKNOWN, OrderState.SUBMITTED):
+                return locked, False
+            if verdict == "none" and now_due:
+                # Right after a crash upstream may not show the call yet: hold, and let reconciliation look again.
+                return _settle_unknown(locked, BillingError("no trace upstream yet after a crash"), actor=actor), True
+            if verdict == "none":
+                return _settle_failed(locked, None, actor=actor, reconciled=True, code="not_found_upstream"), True
+            if verdict == "ambiguous":
+                if locked.state == OrderState.SUBMITTED:
+                    locked = _settle_unknown(locked, BillingError(why), actor=actor)
+                return _settle_needs_decision(locked, rows, why, actor=actor), True
+            return _settle_fulfilled(locked, rows, actor=actor, reconciled=True), True
+
+
+def _judge(order: Order, rows: list[Row] | None) -> tuple[str, list[Row], str]:
+    """What the rows `find` gave prove: ("claim", rows, ""), ("none", [], "") or ("ambiguous", rows, why).
+
+    A renewal's rows are about its own target. A purchase's rows are candidates: those another order
+    has claimed or another customer holds are not this order's; what is left settles the order only
+    when it is exactly the quantity bought and no other unsettled order of the lane could claim any
+    of it (their own `find` is asked). Otherwise staff decide.
+    """
+    if not rows:
+        return "none", [], ""
+    if order.kind == OrderKind.RENEWAL:
+        return "claim", rows, ""
+    free = _unclaimed(order, rows)
+    if not free:
+        return "none", [], ""
+    ids = {row.upstream_id for row in free}
+    rivals = [
+        rival.pk
+        for rival in lanes.unsettled_lane_mates(order)
+        if ids & {row.upstream_id for row in (fulfilment.find(rival) or [])}
+    ]
+    if rivals:
+        return "ambiguous", free, f"orders {', '.join(map(str, rivals))} of the same plan could have bought them too"
+    if len(free) != order.quantity:
+        return "ambiguous", free, f"{len(free)} candidates found for a quantity of {order.quantity}"
+    return "claim", free, ""
+
+
+def _unclaimed(order: Order, rows: list[Row]) -> list[Row]:
+    """The rows whose resource no other order has claimed and no other customer holds."""
+    taken = set(
+        Resource.objects.filter(account=order.product.account, upstream_id__in=[row.upstream_id for row in rows])
+        .filter(
+            Q(claim__isnull=False) & ~Q(claim__order=order) | Q(customer__isnull=False) & ~Q(customer=order.customer)
+        )
+        .values_list("kind", "upstream_id")
+    )
+    return [row for row in rows if (row.kind, row.upstream_id) not in taken]
+
+
+# Staff decisions ---------------------------------------------------------------------------------
+
+
+def order_decide_settle(*, order: Order, resource: Resource, actor: User) -> Order:
+    """Staff settle an order that needs a decision with one upstream resource they chose (audited)."""
+    now = timezone.now()
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        # Re-checked under the lock: settled meanwhile, or a slow worker has just sent it after all.
-        if not order_is_reconcilable(locked) or (locked.state == OrderState.PENDING) != never_sent:
-            return locked
-        if never_sent:
-            return _settle_failed(locked, None, actor=actor, reconciled=True, code="not_submitted")
-        if rows is None:
-            return _settle_failed(locked, None, actor=actor, reconciled=True, code="not_found_upstream")
-        return _settle_fulfilled(locked, rows, actor=actor, reconciled=True)
+        locked = Order.objects.select_for_update(of=("self",)).select_related("customer", "product").get(pk=order.pk)
+        if locked.state != OrderState.NEEDS_DECISION:
+            raise BillingError(f"Order {locked.pk} is {locked.get_state_display().lower()}: nothing to decide.")
+        if resource.account_id != locked.product.account_id:
+            raise BillingError(f"{resource} is not at {locked.product.account}: it cannot settle this order.")
+        locked.transition(OrderState.FULFILLED)
+        claimed = _claim(locked, resource, actor=actor)
+        audit.record(
+            action="billing.order.decided_settle",
+            actor=actor,
+            target=locked,
+            customer=locked.customer,
+            data={"resource": claimed.pk, "evidence": locked.evidence},
+        )
+        return _fulfilled(locked, [claimed], actor=actor, reconciled=True, now=now)
+
+
+def order_decide_refund(*, order: Order, actor: User, note: str = "") -> Order:
+    """Staff refund an order that needs a decision (audited); what was found stays unassigned."""
+    locked = Order.objects.get(pk=order.pk)
+    if locked.state != OrderState.NEEDS_DECISION:
+        raise BillingError(f"Order {locked.pk} is {locked.get_state_display().lower()}: nothing to decide.")
+    audit.record(
+        action="billing.order.decided_refund",
+        actor=actor,
+        target=locked,
+        customer=locked.customer,
+        data={"note": note, "evidence": locked.evidence},
+    )
+    return _settle_failed(locked, None, actor=actor, reconciled=True, code="refunded_by_staff")
 
 
 def customer_message(order: Order) -> str:
@@ -729,7 +1015,9 @@ def customer_message(order: Order) -> str:
     if order.state == OrderState.FULFILLED:
         return f"Done: {order.product.name} — {order.price} was charged."
     if order.state in (OrderState.PENDING, OrderState.SUBMITTED):
-        return "Your order is being processed."
+        return f"Processing: {order.product.name} ({order.price} charged). This page updates by itself."
+    if order.state == OrderState.NEEDS_DECISION:
+        return CUSTOMER_MESSAGES["unknown"]
     return CUSTOMER_MESSAGES.get(order.error_code, CUSTOMER_MESSAGES["refused"])
 
 
@@ -750,6 +1038,8 @@ def _error_code(exc: Exception | None) -> str:
 
 def _staff_message(order: Order, exc: Exception | None) -> str:
     account = order.product.account
+    if exc is None and order.error_code == "refunded_by_staff":
+        return "Staff decided this order got nothing upstream: refunded."
     if exc is None and order.error_code == "not_submitted":
         return "The order was never sent upstream (its worker stopped before sending): refunded."
     if exc is None:

@@ -205,6 +205,8 @@ ALERT_USAGE_THRESHOLDS_PERCENT = env_whole_numbers(
     "ALERT_USAGE_THRESHOLDS_PERCENT", [80, 95], low=1, high=100, meaning="a percentage from 1 to 100"
 )
 ALERT_STAFF_EMAILS = env_emails("ALERT_STAFF_EMAILS")
+# Auto-renew (a per-proxy wish in the portal) renews this many days before expiry.
+AUTO_RENEW_DAYS_BEFORE = env.int("AUTO_RENEW_DAYS_BEFORE", default=3)
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
@@ -255,7 +257,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sync-all-accounts": {"task": "inventory.sync_all_accounts", "schedule": env.float("SYNC_INTERVAL_SECONDS", 600.0)},
     "check-alerts": {"task": "inventory.check_alerts", "schedule": env.float("ALERT_INTERVAL_SECONDS", 900.0)},
     "reconcile-unknown-orders": {"task": "billing.reconcile_unknown_orders", "schedule": 60.0},
+    "auto-renew-due": {"task": "billing.auto_renew_due", "schedule": env.float("AUTO_RENEW_INTERVAL_SECONDS", 3600.0)},
+    "auto-top-up-due": {
+        "task": "billing.auto_top_up_due",
+        "schedule": env.float("AUTO_TOP_UP_INTERVAL_SECONDS", 300.0),
+    },
 }
+# Orders run on their own queue, "orders" (the task names it): workers serve it beside the default one
+# (`-Q celery,orders` in Procfile), or a worker of its own serves it alone.
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG

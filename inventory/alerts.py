@@ -127,6 +127,28 @@ def alert_staff_out_of_stock(
     return alert
 
 
+def alert_customer(*, resource: Resource, kind: str, threshold: str, cycle: str, message: str) -> Alert | None:
+    """Warn a resource's customer once per threshold and cycle, by the same record-then-deliver path.
+
+    For warnings found outside the rules above (billing's automatic orders: no money, cap reached);
+    None when this warning was already recorded.
+    """
+    alert = _record(
+        Finding(
+            kind=kind,
+            subject=f"resource:{resource.pk}",
+            threshold=threshold[:30],
+            cycle=cycle[:100],
+            message=message,
+            resource=resource,
+            customer=resource.customer,
+        )
+    )
+    if alert is not None:
+        _deliver(alert)
+    return alert
+
+
 def staff_emails() -> list[str]:
     """ALERT_STAFF_EMAILS, or the addresses of the active owners when that is empty."""
     if settings.ALERT_STAFF_EMAILS:

@@ -185,6 +185,19 @@ class Integration:
         """Reconciliation: rows of what a lost call produced, or None when upstream shows no trace."""
         return self.fulfilment.find(order)
 
+    def lane(self, order: Any) -> str:
+        """What `find` could confuse this order with: orders of one lane (same account) take turns upstream.
+
+        The fulfilment module may define `lane(order)`; by default purchases of one product share a lane
+        and renewals of one resource do.
+        """
+        named = getattr(self.fulfilment, "lane", None)
+        if named is not None:
+            return named(order)
+        if order.kind == "renewal":
+            return f"renew:{order.resource_id}"
+        return f"product:{order.product_id}"
+
     # Sandbox and demo ------------------------------------------------------------------------------
 
     def simulator(self) -> type | None:

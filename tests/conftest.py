@@ -43,6 +43,21 @@ def pytest_report_header(config):
 
 
 @pytest.fixture
+def celery_eager(request):
+    """Tasks run in the calling thread, errors raised: an order settles before `order_place` returns.
+
+    The billing tests use it throughout; browser and real-worker tests get a worker process instead.
+    """
+    from config.celery import app
+
+    real = request.node.get_closest_marker("e2e") or request.node.get_closest_marker("redis")
+    previous = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager, app.conf.task_eager_propagates = (False, False) if real else (True, True)
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
 def owner(db):
     return UserFactory(username="owner", role=Role.OWNER, is_staff=True, is_superuser=True)
 

@@ -6,119 +6,283 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('inventory', '0002_alert'),
-        ('providers', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("inventory", "0002_alert"),
+        ("providers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('description', models.TextField(blank=True)),
-                ('kind', models.CharField(choices=[('resi_gb', 'Residential traffic (Unknown Proxies)'), ('shop_plan', 'Proxy shop plan')], max_length=20)),
-                ('parameters', models.JSONField(default=dict)),
-                ('price_cents', models.IntegerField(help_text='Our retail price, in minor units.')),
-                ('renewal_price_cents', models.IntegerField(help_text='Our price for one renewal, in minor units.')),
-                ('active', models.BooleanField(default=True, help_text='Shown and sold in the portal.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='products', to='providers.provideraccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("resi_gb", "Residential traffic (Unknown Proxies)"),
+                            ("shop_plan", "Proxy shop plan"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("parameters", models.JSONField(default=dict)),
+                ("price_cents", models.IntegerField(help_text="Our retail price, in minor units.")),
+                ("renewal_price_cents", models.IntegerField(help_text="Our price for one renewal, in minor units.")),
+                ("active", models.BooleanField(default=True, help_text="Shown and sold in the portal.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="products",
+                        to="providers.provideraccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('purchase', 'Purchase'), ('renewal', 'Renewal')], default='purchase', max_length=20)),
-                ('quantity', models.PositiveIntegerField(default=1)),
-                ('price_cents', models.IntegerField(help_text='What the customer was charged, in minor units.')),
-                ('idempotency_key', models.CharField(max_length=64, unique=True)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('submitted', 'Submitted upstream'), ('fulfilled', 'Fulfilled'), ('failed', 'Failed (refunded)'), ('unknown', 'Unknown outcome (money held)')], default='pending', max_length=20)),
-                ('request', models.JSONField(blank=True, default=dict, help_text='What we sent upstream, stored before sending (never a secret).')),
-                ('upstream_ref', models.CharField(blank=True, help_text='e.g. the subscription ids or the token.', max_length=500)),
-                ('error', models.TextField(blank=True, help_text='For staff: what went wrong upstream and what to do.')),
-                ('error_code', models.CharField(blank=True, help_text='What the customer is told (see services).', max_length=30)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('reconciled_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='accounts.customer')),
-                ('resource', models.ForeignKey(blank=True, help_text='The renewal target, or the resource the purchase created.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='inventory.resource')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='billing.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("purchase", "Purchase"), ("renewal", "Renewal")], default="purchase", max_length=20
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField(default=1)),
+                ("price_cents", models.IntegerField(help_text="What the customer was charged, in minor units.")),
+                ("idempotency_key", models.CharField(max_length=64, unique=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("submitted", "Submitted upstream"),
+                            ("fulfilled", "Fulfilled"),
+                            ("failed", "Failed (refunded)"),
+                            ("unknown", "Unknown outcome (money held)"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "request",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="What we sent upstream, stored before sending (never a secret).",
+                    ),
+                ),
+                (
+                    "upstream_ref",
+                    models.CharField(blank=True, help_text="e.g. the subscription ids or the token.", max_length=500),
+                ),
+                (
+                    "error",
+                    models.TextField(blank=True, help_text="For staff: what went wrong upstream and what to do."),
+                ),
+                (
+                    "error_code",
+                    models.CharField(blank=True, help_text="What the customer is told (see services).", max_length=30),
+                ),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("reconciled_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="accounts.customer"
+                    ),
+                ),
+                (
+                    "resource",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The renewal target, or the resource the purchase created.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="inventory.resource",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="billing.product"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount_cents', models.BigIntegerField()),
-                ('kind', models.CharField(choices=[('top_up', 'Top-up'), ('purchase', 'Purchase'), ('renewal', 'Renewal'), ('refund', 'Refund'), ('adjustment', 'Adjustment')], max_length=20)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='accounts.customer')),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='billing.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("amount_cents", models.BigIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("top_up", "Top-up"),
+                            ("purchase", "Purchase"),
+                            ("renewal", "Renewal"),
+                            ("refund", "Refund"),
+                            ("adjustment", "Adjustment"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger_entries",
+                        to="accounts.customer",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger_entries",
+                        to="billing.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['customer', '-created_at'], name='billing_led_custome_662c06_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount_cents', 0), _negated=True), name='ledger_amount_not_zero'), models.CheckConstraint(condition=models.Q(('kind__in', ['top_up', 'purchase', 'renewal', 'refund', 'adjustment'])), name='ledger_kind_known'), models.CheckConstraint(condition=models.Q(('kind', 'adjustment'), models.Q(('amount_cents__gt', 0), ('kind__in', ['top_up', 'refund'])), models.Q(('amount_cents__lt', 0), ('kind__in', ['purchase', 'renewal'])), _connector='OR'), name='ledger_sign_follows_kind'), models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['purchase', 'renewal', 'refund']), ('order__isnull', False)), models.Q(('kind__in', ['top_up', 'adjustment']), ('order__isnull', True)), _connector='OR'), name='ledger_order_follows_kind'), models.UniqueConstraint(condition=models.Q(('kind__in', ['purchase', 'renewal'])), fields=('order',), name='one_charge_per_order'), models.UniqueConstraint(condition=models.Q(('kind', 'refund')), fields=('order',), name='one_refund_per_order')],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["customer", "-created_at"], name="billing_led_custome_662c06_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount_cents", 0), _negated=True), name="ledger_amount_not_zero"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("kind__in", ["top_up", "purchase", "renewal", "refund", "adjustment"])),
+                        name="ledger_kind_known",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("kind", "adjustment"),
+                            models.Q(("amount_cents__gt", 0), ("kind__in", ["top_up", "refund"])),
+                            models.Q(("amount_cents__lt", 0), ("kind__in", ["purchase", "renewal"])),
+                            _connector="OR",
+                        ),
+                        name="ledger_sign_follows_kind",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("kind__in", ["purchase", "renewal", "refund"]), ("order__isnull", False)),
+                            models.Q(("kind__in", ["top_up", "adjustment"]), ("order__isnull", True)),
+                            _connector="OR",
+                        ),
+                        name="ledger_order_follows_kind",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind__in", ["purchase", "renewal"])),
+                        fields=("order",),
+                        name="one_charge_per_order",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind", "refund")), fields=("order",), name="one_refund_per_order"
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.CheckConstraint(condition=models.Q(('price_cents__gte', 0)), name='product_price_not_negative'),
+            model_name="product",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("price_cents__gte", 0)), name="product_price_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.CheckConstraint(condition=models.Q(('renewal_price_cents__gte', 0)), name='product_renewal_price_not_negative'),
+            model_name="product",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("renewal_price_cents__gte", 0)), name="product_renewal_price_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['resi_gb', 'shop_plan'])), name='product_kind_known'),
+            model_name="product",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["resi_gb", "shop_plan"])), name="product_kind_known"
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['state', 'submitted_at'], name='billing_ord_state_e6b8e0_idx'),
+            model_name="order",
+            index=models.Index(fields=["state", "submitted_at"], name="billing_ord_state_e6b8e0_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['customer', '-created_at'], name='billing_ord_custome_382e61_idx'),
+            model_name="order",
+            index=models.Index(fields=["customer", "-created_at"], name="billing_ord_custome_382e61_idx"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('price_cents__gte', 0)), name='order_price_not_negative'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("price_cents__gte", 0)), name="order_price_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='order_quantity_positive'),
+            model_name="order",
+            constraint=models.CheckConstraint(condition=models.Q(("quantity__gte", 1)), name="order_quantity_positive"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'submitted', 'fulfilled', 'failed', 'unknown'])), name='order_state_known'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["pending", "submitted", "fulfilled", "failed", "unknown"])),
+                name="order_state_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['purchase', 'renewal'])), name='order_kind_known'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["purchase", "renewal"])), name="order_kind_known"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'purchase'), ('resource__isnull', False), _connector='OR'), name='order_renewal_has_a_target'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind", "purchase"), ("resource__isnull", False), _connector="OR"),
+                name="order_renewal_has_a_target",
+            ),
         ),
     ]

@@ -5,19 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0001_initial'),
+        ("billing", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='product',
-            name='product_kind_known',
+            model_name="product",
+            name="product_kind_known",
         ),
         migrations.AlterField(
-            model_name='product',
-            name='kind',
+            model_name="product",
+            name="kind",
             field=models.CharField(choices=providers.registry.product_kind_choices, max_length=20),
         ),
     ]

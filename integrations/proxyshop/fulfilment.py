@@ -75,8 +75,16 @@ def find(order: Order) -> list[Row] | None:
             return None
         renewed = round(subscription.active_until.timestamp() * 1000) > request["previous_active_until_ms"]
         return [shop_subscription_row(subscription, now)] if renewed else None
-    found = _unclaimed_new_subscriptions(order, client)[: request["quantity"]]
+    # Every candidate, not just `quantity` of them: more than that is evidence the core must weigh.
+    found = _unclaimed_new_subscriptions(order, client)
     return [shop_subscription_row(subscription, now) for subscription in found] or None
+
+
+def lane(order: Order) -> str:
+    """Purchases of one plan leave the same trace (a new subscription of the plan), whatever the product."""
+    if order.kind == OrderKind.PURCHASE:
+        return f"plan:{product_plan_id(order.product)}"
+    return f"renew:{order.resource_id}"
 
 
 def _unclaimed_new_subscriptions(order: Order, client: proxyshop.Client) -> list[proxyshop.Subscription]:

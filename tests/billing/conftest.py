@@ -11,6 +11,11 @@ from integrations.unknownproxies.kinds import RESI_GB, UNKNOWN_PROXIES
 from tests.factories import ProviderAccountFactory
 
 
+@pytest.fixture(autouse=True)
+def _orders_run_eagerly(celery_eager):
+    """Every billing test sees an order settled when it is placed (the task runs in the caller)."""
+
+
 @pytest.fixture
 def shop_account(db):
     return ProviderAccountFactory(kind=PROXY_SHOP, name="Shop sandbox")

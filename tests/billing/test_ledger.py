@@ -80,7 +80,10 @@ def test_it_refuses_to_change_or_delete_an_entry(customer_a, owner):
 )
 def test_it_lets_the_database_refuse_entries_with_the_wrong_sign(customer_a, kind, amount):
     with pytest.raises(IntegrityError), transaction.atomic():
-        LedgerEntry.objects.create(customer=customer_a, kind=kind, amount_cents=amount)
+        # A valid place in the chain, so that only the sign is wrong.
+        LedgerEntry.objects.create(
+            customer=customer_a, kind=kind, amount_cents=amount, sequence=1, balance_after_cents=1000
+        )
 
 
 def _order(customer, product, key, price=3000):
@@ -100,7 +103,14 @@ def test_it_lets_the_database_refuse_a_second_charge_for_one_order(funded, shop_
     order = _order(funded, shop_product, "k1", price=100)
     services.balance_charge(customer=funded, amount_cents=100, kind=LedgerEntryKind.PURCHASE, order=order, actor=None)
     with pytest.raises(IntegrityError), transaction.atomic():
-        LedgerEntry.objects.create(customer=funded, kind=LedgerEntryKind.PURCHASE, amount_cents=-100, order=order)
+        LedgerEntry.objects.create(
+            customer=funded,
+            kind=LedgerEntryKind.PURCHASE,
+            amount_cents=-100,
+            order=order,
+            sequence=99,
+            balance_after_cents=4800,
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -153,3 +163,41 @@ def test_it_never_goes_negative_when_two_charges_race(customer_a, owner, shop_pr
         assert locked_models.count(Customer) == 2
     assert services.customer_balance(customer=customer_a) == 2000
     assert LedgerEntry.objects.filter(kind=LedgerEntryKind.PURCHASE).count() == 1
+
+
+def test_it_keeps_each_entry_s_running_balance_equal_to_the_sum_so_far(funded, shop_product, owner):
+    order = _order(funded, shop_product, "k1", price=1200)
+    services.balance_charge(customer=funded, amount_cents=1200, kind=LedgerEntryKind.PURCHASE, order=order, actor=None)
+    services.balance_adjust(customer=funded, amount_cents=-300, actor=owner, note="correction")
+    services.balance_top_up(customer=funded, amount_cents=700, actor=owner)
+
+    entries = list(LedgerEntry.objects.filter(customer=funded).order_by("sequence"))
+    assert [entry.sequence for entry in entries] == [1, 2, 3, 4]
+    running = 0
+    for entry in entries:
+        running += entry.amount_cents
+        assert entry.balance_after_cents == running
+    assert services.customer_balance(customer=funded) == running == 5000 - 1200 - 300 + 700
+
+
+def test_it_lets_the_database_refuse_an_overdraft_and_a_fork_in_the_chain(funded, shop_product):
+    order = _order(funded, shop_product, "k1", price=100)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerEntry.objects.create(
+            customer=funded,
+            kind=LedgerEntryKind.PURCHASE,
+            amount_cents=-100,
+            order=order,
+            sequence=2,
+            balance_after_cents=-1,
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        # A second entry 1: computed from the same (stale) balance as the first.
+        LedgerEntry.objects.create(
+            customer=funded,
+            kind=LedgerEntryKind.PURCHASE,
+            amount_cents=-100,
+            order=order,
+            sequence=1,
+            balance_after_cents=4900,
+        )

@@ -71,10 +71,30 @@ def test_it_refunds_a_purchase_that_never_happened(sandbox, funded, shop_product
 def test_it_does_not_give_one_subscription_to_two_orders(sandbox, funded, shop_product):
     first = _unknown(sandbox, funded, shop_product, LOST_PURCHASE, key="one")
     second = _unknown(sandbox, funded, shop_product, TIMED_OUT_PURCHASE, key="two")
+    # The second was sent well after the first one's subscription began: that one cannot be its.
+    Order.objects.filter(pk=second.pk).update(submitted_at=timezone.now() + dt.timedelta(minutes=10))
 
     assert services.order_reconcile(order=first).state == OrderState.FULFILLED
     assert services.order_reconcile(order=second).state == OrderState.FAILED
     assert services.customer_balance(customer=funded) == 3000
+
+
+def test_it_hands_two_orders_it_cannot_tell_apart_to_staff_with_the_money_held(sandbox, funded, shop_product):
+    first = _unknown(sandbox, funded, shop_product, LOST_PURCHASE, key="one")
+    second = _unknown(sandbox, funded, shop_product, TIMED_OUT_PURCHASE, key="two")
+
+    one = services.order_reconcile(order=first)
+    two = services.order_reconcile(order=second)
+
+    # Either could have bought the one new subscription: neither gets it, both hold their money.
+    assert one.state == two.state == OrderState.NEEDS_DECISION
+    assert [found["upstream_id"] for found in one.evidence["found"]] == [
+        found["upstream_id"] for found in two.evidence["found"]
+    ]
+    assert str(second.pk) in one.evidence["why"]
+    assert services.customer_balance(customer=funded) == 1000
+    assert not Resource.objects.filter(customer=funded).exists()
+    assert tasks.reconcile_unknown_orders()["fulfilled"] == 0
 
 
 def test_it_finds_a_lost_resi_token_by_the_username_it_sent(sandbox, funded, resi_product):
@@ -109,10 +129,10 @@ def test_it_settles_a_lost_renewal(sandbox, funded, resi_product):
 def test_it_reconciles_from_the_periodic_task_after_a_minute(sandbox, funded, shop_product):
     order = _unknown(sandbox, funded, shop_product, LOST_PURCHASE)
 
-    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 0, "still_unknown": 0}
+    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 0, "needs_decision": 0, "still_unknown": 0}
     Order.objects.filter(pk=order.pk).update(submitted_at=timezone.now() - dt.timedelta(minutes=2))
-    assert tasks.reconcile_unknown_orders() == {"fulfilled": 1, "failed": 0, "still_unknown": 0}
-    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 0, "still_unknown": 0}
+    assert tasks.reconcile_unknown_orders() == {"fulfilled": 1, "failed": 0, "needs_decision": 0, "still_unknown": 0}
+    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 0, "needs_decision": 0, "still_unknown": 0}
 
 
 def test_it_leaves_an_order_unknown_while_upstream_cannot_be_read(sandbox, funded, shop_product):
@@ -120,6 +140,21 @@ def test_it_leaves_an_order_unknown_while_upstream_cannot_be_read(sandbox, funde
     Order.objects.filter(pk=order.pk).update(submitted_at=timezone.now() - dt.timedelta(minutes=2))
     sandbox.control("faults", {"rules": [{"provider": "shop", "match": "GET", "kind": "status", "status": 401}]})
 
-    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 0, "still_unknown": 1}
+    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 0, "needs_decision": 0, "still_unknown": 1}
     assert Order.objects.get(pk=order.pk).state == OrderState.UNKNOWN
     assert services.customer_balance(customer=funded) == 3000
+
+
+def test_the_task_counts_only_what_it_settled_itself(sandbox, funded, shop_product, monkeypatch):
+    order = _unknown(sandbox, funded, shop_product, LOST_PURCHASE)
+    Order.objects.filter(pk=order.pk).update(submitted_at=timezone.now() - dt.timedelta(minutes=2))
+    counted = services.order_reconcile_counted
+
+    def a_concurrent_run_is_first(*, order, actor=None):
+        services.order_reconcile(order=order)  # another worker's run settles it between the query and us
+        return counted(order=order, actor=actor)
+
+    monkeypatch.setattr(services, "order_reconcile_counted", a_concurrent_run_is_first)
+
+    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 0, "needs_decision": 0, "still_unknown": 0}
+    assert Order.objects.get(pk=order.pk).state == OrderState.FULFILLED

@@ -56,7 +56,7 @@ def test_it_fulfils_an_order_a_dead_worker_left_submitted(sandbox, funded, shop_
     _age(order, minutes=3)
     assert tasks.reconcile_unknown_orders()["fulfilled"] == 0  # may still be in flight
     _age(order, minutes=11)
-    assert tasks.reconcile_unknown_orders() == {"fulfilled": 1, "failed": 0, "still_unknown": 0}
+    assert tasks.reconcile_unknown_orders() == {"fulfilled": 1, "failed": 0, "needs_decision": 0, "still_unknown": 0}
 
     order.refresh_from_db()
     assert order.state == OrderState.FULFILLED
@@ -72,7 +72,7 @@ def test_it_refunds_an_order_a_dead_worker_left_submitted_before_sending(sandbox
     assert services.customer_balance(customer=funded) == 3000
 
     _age(order, minutes=11)
-    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 1, "still_unknown": 0}
+    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 1, "needs_decision": 0, "still_unknown": 0}
 
     assert services.customer_balance(customer=funded) == 5000
     assert Order.objects.get().error_code == "not_found_upstream"
@@ -85,7 +85,7 @@ def test_it_refunds_a_pending_order_never_sent_and_never_sends_it_after(sandbox,
     assert order.state == OrderState.PENDING
 
     _age(order, minutes=11)
-    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 1, "still_unknown": 0}
+    assert tasks.reconcile_unknown_orders() == {"fulfilled": 0, "failed": 1, "needs_decision": 0, "still_unknown": 0}
     order.refresh_from_db()
     assert order.state == OrderState.FAILED
     assert order.error_code == "not_submitted"

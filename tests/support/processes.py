@@ -56,3 +56,72 @@ def start_sandbox_process(*, seed: int = 1, extra_args: tuple[str, ...] = ()) ->
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def database_url() -> str:
+    """The URL of the test database this process uses (PostgreSQL: a worker process can share it)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    assert connection.vendor == "postgresql", "another process shares the test database only on PostgreSQL"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@contextmanager
+def start_celery_worker(*, broker_url: str, queues: str = "celery,orders", name: str = "test-worker") -> Iterator:
+    """A real Celery worker (prefork, one child) on the test database and broker; yields the Popen.
+
+    Prefork, so that a killed child is noticed by its parent (acks_late + reject_on_worker_lost requeue it).
+    """
+    env = {**os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker_url, "DEBUG": "true"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            f"{name}-{os.getpid()}@%h",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a prefork worker's pool children), from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children

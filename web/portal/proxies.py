@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.access import customer_required
 from billing import selectors as billing
-from billing.forms import OrderForm
+from billing.forms import AutoTopUpForm, OrderForm
 from inventory import presenters, selectors
 from inventory.access import resource_for_customer
 from inventory.models import ResourceStatus
@@ -38,6 +38,7 @@ def proxy_detail(request, resource_id: int):
             "credentials": presenters.credentials(resource),
             "proxy_lines": presenters.proxy_lines(resource),
             **_offers(resource),
+            "automation": _automation(resource),
         },
     )
 
@@ -57,6 +58,19 @@ def _offers(resource) -> dict:
     if replacement is not None and resource.expires_at is not None and resource.expires_at - now <= horizon:
         return {"replacement": (replacement, OrderForm.fresh(replacement.price_cents))}
     return {}
+
+
+def _automation(resource):
+    automation = billing.automation_for(resource=resource)
+    wish = automation["auto_top_up"]
+    initial = (
+        {"enabled": wish.enabled, "threshold_percent": wish.threshold_percent, "product": wish.product_id}
+        if wish
+        else {}
+    )
+    automation["top_up_form"] = AutoTopUpForm(initial=initial or None, packs=automation["packs"])
+    automation["days_before"] = settings.AUTO_RENEW_DAYS_BEFORE
+    return automation
 
 
 @customer_required

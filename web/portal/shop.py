@@ -1,4 +1,5 @@
-"""The portal shop: our catalog and prices, buying and renewing from the balance, the customer's history."""
+"""The portal shop: our catalog and prices, buying and renewing from the balance, the customer's history,
+and the automatic orders (auto-renew, auto top-up, the monthly cap on them)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import customer_required
-from billing import coupons, selectors, services
-from billing.forms import CouponApplyForm, OrderForm
+from billing import automatic, coupons, selectors, services
+from billing.forms import AutoRenewForm, AutoTopUpForm, CouponApplyForm, OrderForm, SpendingCapForm
 from billing.models import Order, OrderState, Product, format_money
 from inventory.access import resource_for_customer
 from payments.services import online_top_up_available
@@ -128,9 +129,10 @@ def renew(request, resource_id: int):
 
 
 @customer_required
-def history(request):
+def history(request, cap_form=None):
     customer = request.user.customer
     orders = Paginator(selectors.orders_for_customer(customer=customer), PER_PAGE).get_page(request.GET.get("page"))
+    cap = selectors.spending_cap_cents(customer=customer)
     return render(
         request,
         "portal/shop/history.html",
@@ -139,13 +141,65 @@ def history(request):
             "orders": orders,
             "entries": selectors.ledger_for_customer(customer=customer)[:100],
             "online_top_up": online_top_up_available(),
+            "cap_form": cap_form or SpendingCapForm(initial={"monthly_cap": None if cap is None else cap / 100}),
+            "automatic_spent": format_money(selectors.automatic_spend_this_month(customer=customer)),
         },
     )
 
 
 @customer_required
 def order_detail(request, order_id: int):
+    """The order and its state; while it is processing, the status part reloads itself (htmx, every 2 s)."""
     order = _get_order_for_customer(request.user, order_id)
-    return render(
-        request, "portal/shop/order_detail.html", {"order": order, "message": services.customer_message(order)}
+    template = "portal/shop/order_detail.html#status" if request.htmx else "portal/shop/order_detail.html"
+    return render(request, template, {"order": order, "message": services.customer_message(order)})
+
+
+@require_POST
+@customer_required
+def spending_cap(request):
+    form = SpendingCapForm(request.POST)
+    if not form.is_valid():
+        return history(request, cap_form=form)
+    cap = automatic.spending_cap_set(
+        customer=request.user.customer, monthly_cap_cents=form.monthly_cap_cents, actor=request.user
     )
+    messages.success(request, f"Monthly limit for automatic orders: {cap.monthly_cap}.")
+    return redirect("store:history")
+
+
+@require_POST
+@customer_required
+def auto_renew(request, resource_id: int):
+    resource = resource_for_customer(request.user, resource_id)
+    form = AutoRenewForm(request.POST)
+    if not form.is_valid() or not selectors.automation_for(resource=resource)["renewable"]:
+        messages.error(request, "This proxy was not bought in our shop, so it cannot renew itself.")
+        return redirect("portal:proxy-detail", resource_id=resource.pk)
+    wish = automatic.auto_renew_set(resource=resource, enabled=form.cleaned_data["enabled"], actor=request.user)
+    messages.success(request, "Auto-renew is on." if wish.enabled else "Auto-renew is off.")
+    return redirect("portal:proxy-detail", resource_id=resource.pk)
+
+
+@require_POST
+@customer_required
+def auto_top_up(request, resource_id: int):
+    resource = resource_for_customer(request.user, resource_id)
+    form = AutoTopUpForm(request.POST, packs=selectors.top_up_packs(resource=resource))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("portal:proxy-detail", resource_id=resource.pk)
+    wish = automatic.auto_top_up_set(
+        resource=resource,
+        enabled=form.cleaned_data["enabled"],
+        threshold_percent=form.cleaned_data["threshold_percent"],
+        product=form.cleaned_data["product"],
+        actor=request.user,
+    )
+    if wish.enabled:
+        messages.success(request, f"Auto top-up is on: {wish.product.name} at {wish.threshold_percent}% usage.")
+    else:
+        messages.success(request, "Auto top-up is off.")
+    return redirect("portal:proxy-detail", resource_id=resource.pk)

@@ -24,4 +24,7 @@ shop_patterns = [
     path("top-up/", payments.top_up, name="top-up"),
     path("payments/", payments.payment_list, name="payment-list"),
     path("payments/<int:payment_id>/", payments.payment_detail, name="payment-detail"),
+    path("spending-cap/", shop.spending_cap, name="spending-cap"),
+    path("auto-renew/<int:resource_id>/", shop.auto_renew, name="auto-renew"),
+    path("auto-top-up/<int:resource_id>/", shop.auto_top_up, name="auto-top-up"),
 ]

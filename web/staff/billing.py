@@ -10,8 +10,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import customer_for_staff, owner_required, staff_required
 from billing import selectors, services
-from billing.forms import AdjustmentForm, OrderFilterForm, ProductForm, TopUpForm
+from billing.forms import AdjustmentForm, DecisionForm, OrderFilterForm, ProductForm, TopUpForm
 from billing.models import Order, OrderState, Product, format_money
+from inventory.models import Resource
 from providers import registry
 from providers.http import errors
 
@@ -33,10 +34,17 @@ def balance_list(request):
     for customer in page.object_list:
         customer.balance = format_money(customer.balance_cents)
     unknown = Order.objects.filter(state=OrderState.UNKNOWN).count()
+    undecided = selectors.orders_needing_decision().count()
     return render(
         request,
         "staff/billing/balance_list.html",
-        {"page": page, "customers": page.object_list, "q": search, "unknown_count": unknown},
+        {
+            "page": page,
+            "customers": page.object_list,
+            "q": search,
+            "unknown_count": unknown,
+            "decision_count": undecided,
+        },
     )
 
 
@@ -53,6 +61,8 @@ def customer_ledger(request, customer_id: int, top_up_form=None, adjust_form=Non
             "page": page,
             "entries": page.object_list,
             "orders": selectors.orders_for_customer(customer=customer)[:20],
+            "spending_cap": selectors.spending_cap_cents(customer=customer),
+            "automatic_spent": format_money(selectors.automatic_spend_this_month(customer=customer)),
             "top_up_form": top_up_form or TopUpForm(),
             "adjust_form": adjust_form or AdjustmentForm(),
         },
@@ -117,14 +127,66 @@ def order_reconcile(request, order_id: int):
     except errors.ProviderError as exc:
         messages.error(request, f"Order {order.pk} is still unknown: the provider could not be read ({exc}).")
         return redirect("billing:order-list")
-    except services.BillingError as exc:
+    except (services.BillingError, services.LaneBusy) as exc:
         messages.error(request, f"Order {order.pk} is still unknown: {exc}")
         return redirect("billing:order-list")
+    if order.state == OrderState.NEEDS_DECISION:
+        messages.warning(request, f"Order {order.pk} needs a decision: {order.evidence.get('why', '')}")
+        return redirect("billing:decision-list")
     if order.state == OrderState.FULFILLED:
         messages.success(request, f"Order {order.pk} was found upstream: fulfilled and assigned to {order.customer}.")
     else:
         messages.warning(request, f"Order {order.pk} never happened upstream: failed and {order.price} refunded.")
     return redirect("billing:order-list")
+
+
+@staff_required
+def decision_list(request):
+    """The queue of orders reconciliation could not settle alone, with what it found upstream."""
+    orders = list(selectors.orders_needing_decision())
+    found = Resource.objects.in_bulk(
+        {item["resource"] for order in orders for item in order.evidence.get("found", []) if item.get("resource")}
+    )
+    for order in orders:
+        order.candidates = [
+            found[item["resource"]] for item in order.evidence.get("found", []) if item.get("resource") in found
+        ]
+    return render(request, "staff/billing/decision_list.html", {"orders": orders})
+
+
+@require_POST
+@staff_required
+def decide_settle(request, order_id: int):
+    order = _get_order_for_staff(order_id)
+    form = DecisionForm(request.POST)
+    resource = None
+    if form.is_valid() and form.cleaned_data["resource"]:
+        resource = Resource.objects.filter(pk=form.cleaned_data["resource"]).first()
+    if resource is None:
+        messages.error(request, "Choose one of the resources found.")
+        return redirect("billing:decision-list")
+    try:
+        order = services.order_decide_settle(order=order, resource=resource, actor=request.user)
+    except services.BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("billing:decision-list")
+    messages.success(request, f"Order {order.pk} settled with {resource} and assigned to {order.customer}.")
+    return redirect("billing:decision-list")
+
+
+@require_POST
+@staff_required
+def decide_refund(request, order_id: int):
+    order = _get_order_for_staff(order_id)
+    form = DecisionForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        order = services.order_decide_refund(order=order, actor=request.user, note=note)
+    except services.BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("billing:decision-list")
+    messages.warning(request, f"Order {order.pk} refunded ({order.price}).")
+    return redirect("billing:decision-list")
 
 
 @staff_required
