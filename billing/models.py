@@ -327,8 +327,13 @@ class LedgerEntry(models.Model):
             # A charge computed from a stale balance collides here instead of forking the chain.
             models.UniqueConstraint(fields=["customer", "sequence"], name="one_ledger_entry_per_sequence"),
             models.CheckConstraint(name="ledger_sequence_positive", condition=Q(sequence__gte=1)),
-            # No overdraft, enforced by the database whatever the code above it does.
-            models.CheckConstraint(name="ledger_balance_never_negative", condition=Q(balance_after_cents__gte=0)),
+            # No overdraft by our own charges, enforced by the database whatever the code above it does. Money
+            # taken back outside (a refund or dispute at the payment provider) is a fact and may leave a debt,
+            # and a credit is always welcome, even one that does not yet clear that debt.
+            models.CheckConstraint(
+                name="ledger_balance_never_negative",
+                condition=Q(balance_after_cents__gte=0) | Q(amount_cents__gte=0) | Q(kind__in=OUTSIDE_DEBIT_KINDS),
+            ),
         ]
         indexes = [models.Index(fields=["customer", "-created_at"])]
 

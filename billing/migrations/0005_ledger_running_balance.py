@@ -54,7 +54,10 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="ledgerentry",
             constraint=models.CheckConstraint(
-                condition=models.Q(balance_after_cents__gte=0), name="ledger_balance_never_negative"
+                condition=models.Q(balance_after_cents__gte=0)
+                | models.Q(amount_cents__gte=0)
+                | models.Q(kind__in=("payment_refund", "chargeback")),
+                name="ledger_balance_never_negative",
             ),
         ),
     ]

@@ -91,7 +91,7 @@ def test_the_plans_page_marks_sold_out_and_inactive_plans(client, support, accou
     assert "12.00" in text  # nlams30private's price
 
 
-def test_a_customer_order_refused_as_sold_out_marks_the_plan_too(owner, account, sandbox, customer_a):
+def test_a_customer_order_refused_as_sold_out_marks_the_plan_too(owner, account, sandbox, customer_a, celery_eager):
     product = Product.objects.create(
         name="New York",
         kind=SHOP_PLAN,
