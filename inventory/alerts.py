@@ -164,7 +164,7 @@ def _offline_findings(*, now: dt.datetime) -> Iterator[Finding]:
             message = f"{resource} on {resource.account.name} has been offline since {_when(since)}."
         else:
             cycle = f"day {_utc_date(now)}"
-            seen = resource.last_synced_at or now
+            seen = resource.last_seen_at or now
             message = f"{resource} on {resource.account.name} was offline at the last sync ({_when(seen)})."
         yield Finding(
             kind=Alert.Kind.OFFLINE,

@@ -1,22 +1,36 @@
 """The one writer of the upstream-owned columns of `Resource`: what an upstream object becomes, and writing it.
 
 Integrations map their typed upstream objects to `Row`s (`integrations/<kind>/mirror.py`); the sync
-writes a whole account's rows in bulk, and actions and orders write the rows an answer gave with
-`mirror_row()`. Both set the same columns; neither touches `customer` (assignment is ours) or
+writes a whole account's rows with `write_account_rows()`, and actions and orders write the rows an answer
+gave with `mirror_row()`. Both set the same columns; neither touches `customer` (assignment is ours) or
 `first_seen_at` of an existing resource.
+
+The sync writes only what changed: each row's fingerprint (a hash of the mapped row) is kept on the resource,
+and a row that maps to the same hash is not written. What vanished is what the mirror holds and the upstream
+no longer lists (a set difference). Writes go in chunks, each its own short transaction, so nothing waits
+behind one 100,000-row transaction. A value no column can hold is never allowed to stop the sync: the row is
+stored without it (or, when even its id does not fit, not at all) and reported on the run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
-from inventory.models import Resource, ResourceStatus
+from django.db import transaction
 
+from inventory.models import Resource, ResourceStatus, UsageSample
+from providers.http.rules import BIGINT_MAX
+
+# Rows per write transaction (and per usage-sample insert).
 BATCH_SIZE = 1000
+# Problems a run keeps by name; it counts them all.
+PROBLEMS_KEPT = 100
 # The columns the mirror owns; `customer` and `first_seen_at` are deliberately absent.
 UPSTREAM_FIELDS = (
     "parent",
@@ -28,8 +42,17 @@ UPSTREAM_FIELDS = (
     "upstream",
     "last_synced_at",
     "vanished_at",
+    "fingerprint",
 )
 LABEL_LENGTH = Resource._meta.get_field("label").max_length
+UPSTREAM_ID_LENGTH = Resource._meta.get_field("upstream_id").max_length
+# The usage columns are bigints.
+USAGE_COLUMNS = {"data_used_bytes": "data usage", "data_limit_bytes": "data limit"}
+BIGINT_MIN = -BIGINT_MAX - 1
+
+
+def fits_bigint(value: int | None) -> bool:
+    return value is None or BIGINT_MIN <= value <= BIGINT_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +70,77 @@ class Row:
     parent_id: str | None = None
 
     def columns(self, now: dt.datetime) -> dict[str, Any]:
-        """The Resource columns this row sets; customer, parent and first_seen_at are not the upstream's."""
+        """The Resource columns this row sets; customer, parent and first_seen_at are not the upstream's.
+
+        A usage figure no bigint holds is stored as unknown (None); `problems()` says so, and the upstream
+        JSON keeps the value as it came.
+        """
         return {
             "label": self.label[:LABEL_LENGTH],
             "status": self.status,
             "expires_at": self.expires_at,
-            "data_used_bytes": self.data_used_bytes,
-            "data_limit_bytes": self.data_limit_bytes,
+            "data_used_bytes": self.data_used_bytes if fits_bigint(self.data_used_bytes) else None,
+            "data_limit_bytes": self.data_limit_bytes if fits_bigint(self.data_limit_bytes) else None,
             "upstream": dict(self.upstream),
             "last_synced_at": now,
+            # Written outside a sync: the next sync cannot trust it, so it rewrites the row.
+            "fingerprint": "",
         }
+
+    def refusal(self) -> str:
+        """Why this row cannot be stored at all ("" when it can): its id does not fit the mirror."""
+        if not self.upstream_id or len(self.upstream_id) > UPSTREAM_ID_LENGTH:
+            return f"the upstream id is empty or longer than {UPSTREAM_ID_LENGTH} characters: the row is not mirrored"
+        return ""
+
+    def problems(self) -> list[str]:
+        """What of this row the mirror cannot hold as it came (each value is then stored as unknown)."""
+        return [
+            f"the {meaning} {getattr(self, name)} is outside what the mirror holds "
+            f"(at most {BIGINT_MAX:,}): stored as unknown"
+            for name, meaning in USAGE_COLUMNS.items()
+            if not fits_bigint(getattr(self, name))
+        ]
+
+    def fingerprint(self) -> str:
+        """A hash of everything this row sets: equal fingerprints mean there is nothing to write."""
+        mapped = [
+            self.label,
+            self.status,
+            self.expires_at.isoformat() if self.expires_at else None,
+            self.data_used_bytes,
+            self.data_limit_bytes,
+            self.parent_id,
+            self.upstream,
+        ]
+        text = json.dumps(mapped, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 @dataclass
 class Counts:
+    """What one sync did: rows listed, created, changed (written), vanished and unchanged (not written)."""
+
     seen: int = 0
     created: int = 0
     updated: int = 0
     vanished: int = 0
+    unchanged: int = 0
+    problems: list[dict[str, str]] = field(default_factory=list)
+    problem_count: int = 0
+
+    def report(self, row: Row, reason: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append(
+                {"kind": row.kind, "upstream_id": row.upstream_id[:UPSTREAM_ID_LENGTH], "reason": reason}
+            )
+
+
+class _Mirrored(NamedTuple):
+    pk: int
+    fingerprint: str
+    vanished: bool
 
 
 def mirror_row(account: Any, row: Row, *, now: dt.datetime, parent: Resource | None = None) -> Resource:
@@ -82,7 +158,7 @@ def mirror_row(account: Any, row: Row, *, now: dt.datetime, parent: Resource | N
 
 
 # What an action's answer sets on an existing row; the usage figures only for kinds that have them.
-MIRRORED_FIELDS = ["label", "status", "expires_at", "upstream", "last_synced_at"]
+MIRRORED_FIELDS = ["label", "status", "expires_at", "upstream", "last_synced_at", "fingerprint"]
 USAGE_FIELDS = ["data_used_bytes", "data_limit_bytes"]
 
 
@@ -104,44 +180,100 @@ def mark_vanished(resources, *, now: dt.datetime) -> int:
 
 
 def write_account_rows(account: Any, kinds: Sequence[str], rows: Iterable[Row], now: dt.datetime) -> Counts:
-    """Upsert every row of one account (parents first), then mark its unseen resources of these kinds vanished.
+    """Write the new and changed rows of one account (parents first), then mark its unlisted resources vanished.
 
-    Every row written gets `last_synced_at = now`; that is how the vanished ones are told apart.
-    `updated` counts rows that already existed (they are rewritten in place), `created` the new ones.
+    A row whose fingerprint equals the mirrored one is skipped (`unchanged`); `updated` counts the existing rows
+    that changed and were written, `created` the new ones. Each written row with a usage figure also gets a
+    usage sample. Every write is in chunks of BATCH_SIZE rows, one transaction each.
     """
     by_kind: dict[str, dict[str, Row]] = {kind: {} for kind in kinds}
     for row in rows:
         by_kind[row.kind][row.upstream_id] = row  # an id listed twice upstream is written once
     mine = Resource.objects.filter(account=account)
+    # What the mirror holds: small tuples, not model instances (100,000 of those cost hundreds of MB).
+    mirrored: dict[tuple[str, str], _Mirrored] = {
+        (kind, upstream_id): _Mirrored(pk, fingerprint, vanished_at is not None)
+        for kind, upstream_id, pk, fingerprint, vanished_at in mine.filter(kind__in=kinds)
+        .values_list("kind", "upstream_id", "pk", "fingerprint", "vanished_at")
+        .iterator(chunk_size=5000)
+    }
     counts = Counts()
     for index, kind in enumerate(kinds):  # the integration lists parents before children
         found = by_kind[kind]
+        counts.seen += len(found)
         parent_pks: dict[str, int] = {}
         if index and any(row.parent_id for row in found.values()):
             parent_pks = dict(mine.filter(kind__in=kinds[:index]).values_list("upstream_id", "pk").iterator())
-        existing = set(mine.filter(kind=kind).values_list("upstream_id", flat=True).iterator())
-        # Model instances are built one batch at a time: 100,000 of them at once cost hundreds of MB.
-        for batch in batched(found.values(), BATCH_SIZE):
-            Resource.objects.bulk_create(
-                [_resource(account, row, now, parent_pks) for row in batch],
-                update_conflicts=True,
-                unique_fields=["account", "kind", "upstream_id"],
-                update_fields=list(UPSTREAM_FIELDS),
-            )
-        counts.seen += len(found)
-        counts.created += len(found.keys() - existing)
-        counts.updated += len(found.keys() & existing)
-    counts.vanished = mark_vanished(mine.filter(kind__in=kinds).exclude(last_synced_at=now), now=now)
+        pending: list[tuple[Row, str, int | None]] = []
+        for row in found.values():
+            known = mirrored.pop((kind, row.upstream_id), None)  # what is left at the end has vanished
+            if refusal := row.refusal():
+                counts.report(row, refusal)
+                continue
+            for problem in row.problems():
+                counts.report(row, problem)
+            fingerprint = row.fingerprint()
+            if known is not None and known.fingerprint == fingerprint and not known.vanished:
+                counts.unchanged += 1
+                continue
+            if known is None:
+                counts.created += 1
+            else:
+                counts.updated += 1
+            pending.append((row, fingerprint, known.pk if known else None))
+            if len(pending) == BATCH_SIZE:
+                _write(account, pending, now, parent_pks)
+                pending = []
+        if pending:
+            _write(account, pending, now, parent_pks)
+    gone = [known.pk for known in mirrored.values() if not known.vanished]
+    for batch in batched(gone, BATCH_SIZE):
+        with transaction.atomic():
+            counts.vanished += mark_vanished(Resource.objects.filter(pk__in=batch), now=now)
     return counts
 
 
-def batched(items: Iterable[Row], size: int) -> Iterable[list[Row]]:
+def batched(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
 
 
-def _resource(account: Any, row: Row, now: dt.datetime, parent_pks: Mapping[str, int]) -> Resource:
+def _write(
+    account: Any, pending: list[tuple[Row, str, int | None]], now: dt.datetime, parent_pks: Mapping[str, int]
+) -> None:
+    """Upsert one chunk of rows and sample their usage, in one short transaction."""
+    resources = [_resource(account, row, fingerprint, now, parent_pks) for row, fingerprint, _ in pending]
+    with transaction.atomic():
+        Resource.objects.bulk_create(
+            resources,
+            update_conflicts=True,
+            unique_fields=["account", "kind", "upstream_id"],
+            update_fields=list(UPSTREAM_FIELDS),
+        )
+        samples = [
+            UsageSample(
+                resource_id=resource.pk or pk,
+                at=now,
+                bytes_used=resource.data_used_bytes,
+                bytes_limit=resource.data_limit_bytes,
+            )
+            for resource, (_, _, pk) in zip(resources, pending, strict=True)
+            if resource.data_used_bytes is not None
+        ]
+        if samples and any(sample.resource_id is None for sample in samples):
+            # A database that does not return the ids of an upsert: read them back.
+            ids = dict(
+                Resource.objects.filter(
+                    account=account, upstream_id__in=[resource.upstream_id for resource in resources]
+                ).values_list("upstream_id", "pk")
+            )
+            for sample, resource in zip(samples, (r for r in resources if r.data_used_bytes is not None), strict=True):
+                sample.resource_id = ids[resource.upstream_id]
+        UsageSample.objects.bulk_create(samples)
+
+
+def _resource(account: Any, row: Row, fingerprint: str, now: dt.datetime, parent_pks: Mapping[str, int]) -> Resource:
     return Resource(
         account=account,
         kind=row.kind,
@@ -149,5 +281,5 @@ def _resource(account: Any, row: Row, now: dt.datetime, parent_pks: Mapping[str,
         parent_id=parent_pks.get(row.parent_id) if row.parent_id else None,
         first_seen_at=now,
         vanished_at=None,
-        **row.columns(now),
+        **{**row.columns(now), "fingerprint": fingerprint},
     )
