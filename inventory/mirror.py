@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from inventory.models import Resource, ResourceStatus, UsageSample
 from providers.http.rules import BIGINT_MAX
@@ -95,6 +95,8 @@ class Row:
 
     def problems(self) -> list[str]:
         """What of this row the mirror cannot hold as it came (each value is then stored as unknown)."""
+        if fits_bigint(self.data_used_bytes) and fits_bigint(self.data_limit_bytes):
+            return []
         return [
             f"the {meaning} {getattr(self, name)} is outside what the mirror holds "
             f"(at most {BIGINT_MAX:,}): stored as unknown"
@@ -102,19 +104,19 @@ class Row:
             if not fits_bigint(getattr(self, name))
         ]
 
-    def fingerprint(self) -> str:
+    def upstream_json(self) -> str:
+        """The upstream JSON as stored, and as the fingerprint hashes it (one encoding per row)."""
+        # Not key-sorted: the same upstream answers in the same order, and sorting costs a fifth of the sync.
+        return json.dumps(self.upstream, separators=(",", ":"), default=str)
+
+    def fingerprint(self, upstream_json: str | None = None) -> str:
         """A hash of everything this row sets: equal fingerprints mean there is nothing to write."""
-        mapped = [
-            self.label,
-            self.status,
-            self.expires_at.isoformat() if self.expires_at else None,
-            self.data_used_bytes,
-            self.data_limit_bytes,
-            self.parent_id,
-            self.upstream,
-        ]
-        text = json.dumps(mapped, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        expires = self.expires_at.isoformat() if self.expires_at else ""
+        mapped = (
+            f"{self.label}\x1f{self.status}\x1f{expires}\x1f{self.data_used_bytes}\x1f{self.data_limit_bytes}"
+            f"\x1f{self.parent_id}\x1f{upstream_json if upstream_json is not None else self.upstream_json()}"
+        )
+        return hashlib.blake2b(mapped.encode(), digest_size=16).hexdigest()
 
 
 @dataclass
@@ -204,7 +206,7 @@ def write_account_rows(account: Any, kinds: Sequence[str], rows: Iterable[Row], 
         parent_pks: dict[str, int] = {}
         if index and any(row.parent_id for row in found.values()):
             parent_pks = dict(mine.filter(kind__in=kinds[:index]).values_list("upstream_id", "pk").iterator())
-        pending: list[tuple[Row, str, int | None]] = []
+        pending: list[tuple[Row, str, str]] = []
         for row in found.values():
             known = mirrored.pop((kind, row.upstream_id), None)  # what is left at the end has vanished
             if refusal := row.refusal():
@@ -212,7 +214,8 @@ def write_account_rows(account: Any, kinds: Sequence[str], rows: Iterable[Row], 
                 continue
             for problem in row.problems():
                 counts.report(row, problem)
-            fingerprint = row.fingerprint()
+            upstream_json = row.upstream_json()
+            fingerprint = row.fingerprint(upstream_json)
             if known is not None and known.fingerprint == fingerprint and not known.vanished:
                 counts.unchanged += 1
                 continue
@@ -220,7 +223,7 @@ def write_account_rows(account: Any, kinds: Sequence[str], rows: Iterable[Row], 
                 counts.created += 1
             else:
                 counts.updated += 1
-            pending.append((row, fingerprint, known.pk if known else None))
+            pending.append((row, fingerprint, upstream_json))
             if len(pending) == BATCH_SIZE:
                 _write(account, pending, now, parent_pks)
                 pending = []
@@ -239,47 +242,78 @@ def batched(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
         yield batch
 
 
-def _write(
-    account: Any, pending: list[tuple[Row, str, int | None]], now: dt.datetime, parent_pks: Mapping[str, int]
-) -> None:
-    """Upsert one chunk of rows and sample their usage, in one short transaction."""
-    resources = [_resource(account, row, fingerprint, now, parent_pks) for row, fingerprint, _ in pending]
-    with transaction.atomic():
-        Resource.objects.bulk_create(
-            resources,
-            update_conflicts=True,
-            unique_fields=["account", "kind", "upstream_id"],
-            update_fields=list(UPSTREAM_FIELDS),
+# The columns one upsert writes, in order; on a conflict all but the key and `first_seen_at` are replaced.
+_INSERT_COLUMNS = ("account_id", "kind", "upstream_id", "first_seen_at", "parent_id", *UPSTREAM_FIELDS[1:])
+_KEY_COLUMNS = ("account_id", "kind", "upstream_id")
+_SAMPLE_COLUMNS = ("resource_id", "at", "bytes_used", "bytes_limit", "resolution")
+
+
+def _write(account: Any, pending: list[tuple[Row, str, str]], now: dt.datetime, parent_pks: Mapping[str, int]) -> None:
+    """Upsert one chunk of rows and sample their usage, in one short transaction.
+
+    Plain SQL rather than `bulk_create`: the ORM's per-value preparation cost more than the database did (about
+    0.5 ms a row), and the sync must stay within a few times the bare upstream listing. One multi-row
+    `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` per chunk, the same on PostgreSQL and SQLite.
+    """
+    ops = connection.ops
+    at = ops.adapt_datetimefield_value(now)
+    values = []
+    for row, fingerprint, upstream_json in pending:
+        # The same columns as `Row.columns()`, without building its dict for every row.
+        used, limit = row.data_used_bytes, row.data_limit_bytes
+        values.append(
+            (
+                account.pk,
+                row.kind,
+                row.upstream_id,
+                at,
+                parent_pks.get(row.parent_id) if row.parent_id else None,
+                row.label[:LABEL_LENGTH],
+                row.status,
+                ops.adapt_datetimefield_value(row.expires_at),
+                used if fits_bigint(used) else None,
+                limit if fits_bigint(limit) else None,
+                upstream_json,
+                at,
+                None,
+                fingerprint,
+            )
         )
+    updates = ", ".join(f"{name} = excluded.{name}" for name in map(ops.quote_name, _INSERT_COLUMNS[4:]))
+    # The JSON goes as the text already encoded for the fingerprint; PostgreSQL is told it is jsonb.
+    placeholders = ["%s"] * len(_INSERT_COLUMNS)
+    if connection.vendor == "postgresql":
+        placeholders[_INSERT_COLUMNS.index("upstream")] = "%s::jsonb"
+    with transaction.atomic(), connection.cursor() as cursor:
+        pks: dict[str, int] = {}
+        for batch in batched(values, _rows_per_statement(len(_INSERT_COLUMNS))):
+            cursor.execute(
+                f"{_insert_sql(Resource, _INSERT_COLUMNS, len(batch), placeholders)} "
+                f"ON CONFLICT ({', '.join(map(ops.quote_name, _KEY_COLUMNS))}) DO UPDATE SET {updates} "
+                f"RETURNING {ops.quote_name('upstream_id')}, {ops.quote_name('id')}",
+                [value for row_values in batch for value in row_values],
+            )
+            pks.update(cursor.fetchall())
         samples = [
-            UsageSample(
-                resource_id=resource.pk or pk,
-                at=now,
-                bytes_used=resource.data_used_bytes,
-                bytes_limit=resource.data_limit_bytes,
-            )
-            for resource, (_, _, pk) in zip(resources, pending, strict=True)
-            if resource.data_used_bytes is not None
+            (pks[row.upstream_id], at, columns[8], columns[9], UsageSample.Resolution.RAW)
+            for (row, _, _), columns in zip(pending, values, strict=True)
+            if columns[8] is not None
         ]
-        if samples and any(sample.resource_id is None for sample in samples):
-            # A database that does not return the ids of an upsert: read them back.
-            ids = dict(
-                Resource.objects.filter(
-                    account=account, upstream_id__in=[resource.upstream_id for resource in resources]
-                ).values_list("upstream_id", "pk")
+        for batch in batched(samples, _rows_per_statement(len(_SAMPLE_COLUMNS))):
+            cursor.execute(
+                _insert_sql(UsageSample, _SAMPLE_COLUMNS, len(batch)),
+                [value for sample in batch for value in sample],
             )
-            for sample, resource in zip(samples, (r for r in resources if r.data_used_bytes is not None), strict=True):
-                sample.resource_id = ids[resource.upstream_id]
-        UsageSample.objects.bulk_create(samples)
 
 
-def _resource(account: Any, row: Row, fingerprint: str, now: dt.datetime, parent_pks: Mapping[str, int]) -> Resource:
-    return Resource(
-        account=account,
-        kind=row.kind,
-        upstream_id=row.upstream_id,
-        parent_id=parent_pks.get(row.parent_id) if row.parent_id else None,
-        first_seen_at=now,
-        vanished_at=None,
-        **{**row.columns(now), "fingerprint": fingerprint},
-    )
+def _insert_sql(model: Any, columns: Sequence[str], rows: int, placeholders: Sequence[str] | None = None) -> str:
+    # Only quoted names from the model's meta go into the text; every value is a parameter.
+    quote = connection.ops.quote_name
+    one = f"({', '.join(placeholders or ['%s'] * len(columns))})"
+    names = ", ".join(map(quote, columns))
+    return f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES {', '.join([one] * rows)}"  # noqa: S608
+
+
+def _rows_per_statement(width: int) -> int:
+    # SQLite since 3.32 and PostgreSQL both take far more than 999 parameters (Django's cautious default).
+    return max(1, min(BATCH_SIZE, 32_000 // width))
