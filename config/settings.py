@@ -262,3 +262,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# Usage history: fold the samples of past hours and days, and drop those older than a year (inventory.usage).
+CELERY_BEAT_SCHEDULE["downsample-usage"] = {"task": "inventory.downsample_usage", "schedule": 3600.0}
