@@ -252,11 +252,13 @@ def _write(account: Any, pending: list[tuple[Row, str, str]], now: dt.datetime, 
     """Upsert one chunk of rows and sample their usage, in one short transaction.
 
     Plain SQL rather than `bulk_create`: the ORM's per-value preparation cost more than the database did (about
-    0.5 ms a row), and the sync must stay within a few times the bare upstream listing. One multi-row
-    `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` per chunk, the same on PostgreSQL and SQLite.
+    0.5 ms a row), and the sync must stay within a few times the bare upstream listing. One
+    `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` per chunk (see `_insert_sql` for the two dialects).
     """
     ops = connection.ops
-    at = ops.adapt_datetimefield_value(now)
+    # PostgreSQL's rows travel as JSON (see `_insert_sql`): its datetimes go as ISO text.
+    adapt = _isoformat if connection.vendor == "postgresql" else ops.adapt_datetimefield_value
+    at = adapt(now)
     values = []
     for row, fingerprint, upstream_json in pending:
         # The same columns as `Row.columns()`, without building its dict for every row.
@@ -270,28 +272,24 @@ def _write(account: Any, pending: list[tuple[Row, str, str]], now: dt.datetime, 
                 parent_pks.get(row.parent_id) if row.parent_id else None,
                 row.label[:LABEL_LENGTH],
                 row.status,
-                ops.adapt_datetimefield_value(row.expires_at),
+                adapt(row.expires_at),
                 used if fits_bigint(used) else None,
                 limit if fits_bigint(limit) else None,
-                upstream_json,
+                upstream_json,  # the text already encoded for the fingerprint
                 at,
                 None,
                 fingerprint,
             )
         )
     updates = ", ".join(f"{name} = excluded.{name}" for name in map(ops.quote_name, _INSERT_COLUMNS[4:]))
-    # The JSON goes as the text already encoded for the fingerprint; PostgreSQL is told it is jsonb.
-    placeholders = ["%s"] * len(_INSERT_COLUMNS)
-    if connection.vendor == "postgresql":
-        placeholders[_INSERT_COLUMNS.index("upstream")] = "%s::jsonb"
     with transaction.atomic(), connection.cursor() as cursor:
         pks: dict[str, int] = {}
         for batch in batched(values, _rows_per_statement(len(_INSERT_COLUMNS))):
+            sql, params = _insert_sql(Resource, _INSERT_COLUMNS, batch)
             cursor.execute(
-                f"{_insert_sql(Resource, _INSERT_COLUMNS, len(batch), placeholders)} "
-                f"ON CONFLICT ({', '.join(map(ops.quote_name, _KEY_COLUMNS))}) DO UPDATE SET {updates} "
+                f"{sql} ON CONFLICT ({', '.join(map(ops.quote_name, _KEY_COLUMNS))}) DO UPDATE SET {updates} "
                 f"RETURNING {ops.quote_name('upstream_id')}, {ops.quote_name('id')}",
-                [value for row_values in batch for value in row_values],
+                params,
             )
             pks.update(cursor.fetchall())
         samples = [
@@ -300,20 +298,49 @@ def _write(account: Any, pending: list[tuple[Row, str, str]], now: dt.datetime, 
             if columns[8] is not None
         ]
         for batch in batched(samples, _rows_per_statement(len(_SAMPLE_COLUMNS))):
-            cursor.execute(
-                _insert_sql(UsageSample, _SAMPLE_COLUMNS, len(batch)),
-                [value for sample in batch for value in sample],
-            )
+            cursor.execute(*_insert_sql(UsageSample, _SAMPLE_COLUMNS, batch))
 
 
-def _insert_sql(model: Any, columns: Sequence[str], rows: int, placeholders: Sequence[str] | None = None) -> str:
-    # Only quoted names from the model's meta go into the text; every value is a parameter.
+def _insert_sql(model: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """`INSERT INTO <table> (<columns>) ...` for these rows, and its parameters; JSON columns come as text.
+
+    On PostgreSQL the whole chunk is one jsonb parameter, one array per row (a statement with 14,000
+    placeholders, or one array parameter per column, costs psycopg seconds to prepare on the client).
+    Elsewhere (SQLite) a multi-row VALUES. Only quoted names from the model's meta go into the statement.
+    """
     quote = connection.ops.quote_name
-    one = f"({', '.join(placeholders or ['%s'] * len(columns))})"
     names = ", ".join(map(quote, columns))
-    return f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES {', '.join([one] * rows)}"  # noqa: S608
+    table = quote(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        fields = [model._meta.get_field(column) for column in columns]
+        is_json = [field.get_internal_type() == "JSONField" for field in fields]
+        plain = [index for index, json_column in enumerate(is_json) if not json_column]
+        texts = [index for index, json_column in enumerate(is_json) if json_column]
+        # Each row is [plain values..., JSON texts...]: the JSON is spliced in as it is, never encoded again.
+        position = {index: place for place, index in enumerate(plain + texts)}
+        selected = ", ".join(
+            f"(r->{position[index]})"
+            if is_json[index]
+            else f"(r->>{position[index]})::{fields[index].db_type(connection)}"
+            for index in range(len(columns))
+        )
+        encoded = []
+        for row in rows:
+            head = json.dumps([row[index] for index in plain], separators=(",", ":"))
+            encoded.append(head[:-1] + "".join(f",{row[index]}" for index in texts) + "]")
+        sql = f"INSERT INTO {table} ({names}) SELECT {selected} FROM jsonb_array_elements(%s::jsonb) AS e(r)"  # noqa: S608
+        return sql, [f"[{','.join(encoded)}]"]
+    one = f"({', '.join(['%s'] * len(columns))})"
+    sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(rows))}"  # noqa: S608
+    return sql, [value for row in rows for value in row]
+
+
+def _isoformat(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _rows_per_statement(width: int) -> int:
-    # SQLite since 3.32 and PostgreSQL both take far more than 999 parameters (Django's cautious default).
+    # SQLite since 3.32 takes 32,766 parameters, far more than Django's cautious 999; PostgreSQL takes arrays.
+    if connection.vendor == "postgresql":
+        return BATCH_SIZE
     return max(1, min(BATCH_SIZE, 32_000 // width))
