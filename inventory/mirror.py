@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from inventory.models import Resource, ResourceStatus, UsageSample
@@ -193,10 +194,12 @@ def write_account_rows(account: Any, kinds: Sequence[str], rows: Iterable[Row], 
         by_kind[row.kind][row.upstream_id] = row  # an id listed twice upstream is written once
     mine = Resource.objects.filter(account=account)
     # What the mirror holds: small tuples, not model instances (100,000 of those cost hundreds of MB).
+    # The vanished ones apart: reading 100,000 datetimes just to test them for NULL costs seconds.
+    vanished = set(mine.filter(kind__in=kinds, vanished_at__isnull=False).values_list("pk", flat=True))
     mirrored: dict[tuple[str, str], _Mirrored] = {
-        (kind, upstream_id): _Mirrored(pk, fingerprint, vanished_at is not None)
-        for kind, upstream_id, pk, fingerprint, vanished_at in mine.filter(kind__in=kinds)
-        .values_list("kind", "upstream_id", "pk", "fingerprint", "vanished_at")
+        (kind, upstream_id): _Mirrored(pk, fingerprint, pk in vanished)
+        for kind, upstream_id, pk, fingerprint in mine.filter(kind__in=kinds)
+        .values_list("kind", "upstream_id", "pk", "fingerprint")
         .iterator(chunk_size=5000)
     }
     counts = Counts()
@@ -256,8 +259,7 @@ def _write(account: Any, pending: list[tuple[Row, str, str]], now: dt.datetime, 
     `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` per chunk (see `_insert_sql` for the two dialects).
     """
     ops = connection.ops
-    # PostgreSQL's rows travel as JSON (see `_insert_sql`): its datetimes go as ISO text.
-    adapt = _isoformat if connection.vendor == "postgresql" else ops.adapt_datetimefield_value
+    adapt = _datetime_adapter()
     at = adapt(now)
     values = []
     for row, fingerprint, upstream_json in pending:
@@ -333,6 +335,22 @@ def _insert_sql(model: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]
     one = f"({', '.join(['%s'] * len(columns))})"
     sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(rows))}"  # noqa: S608
     return sql, [value for row in rows for value in row]
+
+
+def _datetime_adapter() -> Callable[[dt.datetime | None], Any]:
+    """How this database's rows take an aware datetime, the same as the ORM stores it but without its per-value
+    checks (20,000 of them cost a tenth of the sync): ISO text in PostgreSQL's JSON rows (see `_insert_sql`),
+    naive text in the connection's time zone elsewhere."""
+    if connection.vendor == "postgresql":
+        return _isoformat
+    if not settings.USE_TZ:
+        return connection.ops.adapt_datetimefield_value
+    zone = connection.timezone
+
+    def naive_text(value: dt.datetime | None) -> str | None:
+        return None if value is None else str(value.astimezone(zone).replace(tzinfo=None))
+
+    return naive_text
 
 
 def _isoformat(value: dt.datetime | None) -> str | None:

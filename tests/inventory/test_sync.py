@@ -578,3 +578,17 @@ def test_a_run_keeps_the_first_hundred_problems_and_counts_them_all(db, up_accou
     assert counts.problem_count == PROBLEMS_KEPT + 5
     assert len(counts.problems) == PROBLEMS_KEPT
     assert Resource.objects.filter(account=up_account).count() == PROBLEMS_KEPT + 5
+
+
+def test_it_writes_in_chunks_each_in_its_own_transaction(sandbox, up_account, monkeypatch):
+    from inventory import mirror
+
+    monkeypatch.setattr(mirror, "BATCH_SIZE", 2)
+    with CaptureQueriesContext(connection) as queries:
+        run = sync_account(account=up_account)
+
+    assert run.created == 9
+    # Five residential tokens in chunks of 2, 2 and 1, four ISP tokens in 2 and 2: one transaction each.
+    assert len(resource_writes(queries)) == 5
+    opened = [q for q in queries.captured_queries if q["sql"].startswith(("SAVEPOINT", "BEGIN"))]
+    assert len(opened) >= 5
