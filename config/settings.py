@@ -414,3 +414,6 @@ SECURE_REDIRECT_EXEMPT += [r"^metrics$"]  # scraped over plain HTTP inside the n
 METRICS_INTERNAL_NETWORKS = env.list(
     "METRICS_INTERNAL_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 )
+
+# Usage history: fold the samples of past hours and days, and drop those older than a year (inventory.usage).
+CELERY_BEAT_SCHEDULE["downsample-usage"] = {"task": "inventory.downsample_usage", "schedule": 3600.0}

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import admin
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from inventory.alerts import alert_acknowledge
 from inventory.assignment import resource_assign
@@ -74,10 +74,36 @@ class ResourceAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
-    list_display = ("account", "started_at", "outcome", "seen", "created", "updated", "vanished", "duration_seconds")
+    list_display = (
+        "account",
+        "started_at",
+        "outcome",
+        "seen",
+        "created",
+        "updated",
+        "unchanged",
+        "vanished",
+        "problem_count",
+        "duration_seconds",
+    )
     list_filter = ("outcome", "account")
     list_select_related = ("account",)
     date_hierarchy = "started_at"
+    exclude = ("problems",)
+    readonly_fields = ("problem_rows",)
+
+    @admin.display(description="Rows not mirrored as listed")
+    def problem_rows(self, obj: SyncRun) -> str:
+        if not obj.problems:
+            return "none"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            ((p["kind"], p["upstream_id"], p["reason"]) for p in obj.problems),
+        )
+        more = obj.problem_count - len(obj.problems)
+        tail = format_html("<p>and {} more</p>", more) if more > 0 else ""
+        return format_html("<table><tr><th>kind</th><th>upstream id</th><th>reason</th></tr>{}</table>{}", rows, tail)
 
 
 @admin.register(Alert)

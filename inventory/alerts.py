@@ -1,7 +1,8 @@
 """Alerts: find what deserves a warning, record each warning once, and email it to the customer and/or staff.
 
-Four rules, each a small `_<kind>_findings()` function: an expiry inside a horizon, data usage past a
-threshold, a phone connection offline, and a provider balance below its account's threshold. A finding
+Five rules, each a small `_<kind>_findings()` function: an expiry inside a horizon, data usage past a
+threshold, data that runs out within a horizon at the rate of its usage history, a phone connection
+offline, and a provider balance below its account's threshold. A finding
 becomes an `Alert` row only if no row has the same kind, subject, threshold and cycle yet; the database's
 unique constraint decides, so two workers running at once never both create (and so never both send) one.
 The cycle is what makes a repeat a new warning: a renewal moves the expiry, a top-up changes the limit.
@@ -26,7 +27,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Customer, Role, User
-from inventory.models import SENDING_PREFIX, Alert, Resource, ResourceStatus
+from inventory import usage
+from inventory.models import SENDING_PREFIX, Alert, Resource, ResourceStatus, UsageSample
 from ops import audit, mail
 from ops.units import format_gb as gb
 from providers import crypto, registry
@@ -68,6 +70,7 @@ def alerts_check(*, now: dt.datetime | None = None) -> list[Alert]:
     findings: Iterable[Finding] = [
         *_expiry_findings(now=now),
         *_usage_findings(),
+        *_projection_findings(now=now),
         *_offline_findings(now=now),
         *_low_balance_findings(now=now),
     ]
@@ -210,6 +213,67 @@ def _usage_findings() -> Iterator[Finding]:
         )
 
 
+def _projection_findings(*, now: dt.datetime) -> Iterator[Finding]:
+    """Live resources whose data, at the rate of the usage history, runs out within an expiry horizon.
+
+    The same horizons as expiry (the nearest one reached), from `inventory.usage`'s projection, which auto
+    top-up also reads; the limit is the cycle, so a top-up starts a new one.
+    """
+    horizons = sorted(settings.ALERT_EXPIRY_HORIZONS_DAYS)
+    if not horizons:
+        return
+    since = now - usage.RATE_WINDOW
+    resources = (
+        Resource.objects.filter(
+            status__in=LIVE_STATUSES,
+            data_limit_bytes__gt=0,
+            data_used_bytes__lt=F("data_limit_bytes"),
+            pk__in=UsageSample.objects.filter(at__gte=since).values("resource_id"),
+        )
+        .select_related("customer", "account")
+        .order_by("pk")
+    )
+    for chunk in _chunks(resources.iterator(chunk_size=1000), 1000):
+        by_pk = {resource.pk: resource for resource in chunk}
+        for resource_pk, projection in usage.projections(chunk, now=now).items():
+            runs_out_at = projection.runs_out_at
+            if runs_out_at is None or runs_out_at - now > dt.timedelta(days=horizons[-1]):
+                continue
+            resource = by_pk[resource_pk]
+            left = runs_out_at - now
+            days = next(days for days in horizons if left <= dt.timedelta(days=days))
+            used, limit = resource.data_used_bytes, resource.data_limit_bytes
+            subject, cycle = f"resource:{resource.pk}", str(limit)
+            # A slower rate can push the date back past a horizon: never warn again at a farther one.
+            nearer = [f"runs out {nearer}d" for nearer in horizons if nearer <= days]
+            if Alert.objects.filter(kind=Alert.Kind.USAGE, subject=subject, cycle=cycle, threshold__in=nearer).exists():
+                continue
+            yield Finding(
+                kind=Alert.Kind.USAGE,
+                subject=subject,
+                threshold=f"runs out {days}d",
+                cycle=cycle,
+                message=(
+                    f"{resource} has used {gb(used)} of its {gb(limit)} data limit; at this rate "
+                    f"({gb(round(projection.bytes_per_day))} a day) the data runs out on {_when(runs_out_at)}, "
+                    f"{_in_words(left)}."
+                ),
+                resource=resource,
+                customer=resource.customer,
+            )
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _offline_findings(*, now: dt.datetime) -> Iterator[Finding]:
     """Resources the last sync saw offline (kinds whose integration asks for it); staff only, one alert per outage.
 
@@ -228,7 +292,7 @@ def _offline_findings(*, now: dt.datetime) -> Iterator[Finding]:
             message = f"{resource} on {resource.account.name} has been offline since {_when(since)}."
         else:
             cycle = f"day {_utc_date(now)}"
-            seen = resource.last_synced_at or now
+            seen = resource.last_seen_at or now
             message = f"{resource} on {resource.account.name} was offline at the last sync ({_when(seen)})."
         yield Finding(
             kind=Alert.Kind.OFFLINE,

@@ -41,8 +41,13 @@ class Resource(models.Model):
     data_limit_bytes = models.BigIntegerField(null=True, blank=True)
     upstream = models.JSONField(default=dict, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now)
-    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the mirror last wrote this row (the upstream changed, or an action)."
+    )
     vanished_at = models.DateTimeField(null=True, blank=True)
+    # A hash of the mapped upstream row as last written by a sync; "" after any other write, so the next sync
+    # rewrites it. A sync that maps the same hash skips the row.
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["kind", "label", "id"]
@@ -65,6 +70,21 @@ class Resource(models.Model):
     def details(self):
         """The mirrored upstream JSON as the integration's typed object (None when it cannot be read)."""
         return self.integration.details(self)
+
+    @property
+    def last_seen_at(self):
+        """When a sync last saw this resource upstream: the latest successful sync of its account, unless it
+        vanished since (rows are written only when they change, so `last_synced_at` alone says less)."""
+        if self.vanished_at is not None:
+            return None
+        run = (
+            SyncRun.objects.filter(account_id=self.account_id, outcome=SyncRun.Outcome.OK)
+            .order_by("-started_at")
+            .values_list("started_at", flat=True)
+            .first()
+        )
+        stamps = [moment for moment in (run, self.last_synced_at) if moment is not None]
+        return max(stamps) if stamps else None
 
     @property
     def usage_fraction(self) -> float | None:
@@ -90,7 +110,12 @@ class SyncRun(models.Model):
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     vanished = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0, help_text="Rows seen exactly as mirrored: not written.")
     error = models.TextField(blank=True)
+    # Upstream rows the mirror could not hold as they came (a value past a column's range, an id too long):
+    # [{"kind", "upstream_id", "reason"}], the first PROBLEMS_KEPT of them; `problem_count` counts them all.
+    problems = models.JSONField(default=list, blank=True)
+    problem_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -104,6 +129,36 @@ class SyncRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class UsageSample(models.Model):
+    """A resource's usage counter as one sync saw it; downsampled (hourly, then daily) and pruned by a task.
+
+    `bytes_used` is the upstream's running total (residential and ISP data usage, iProxy traffic), so the
+    growth between two samples is what was used in between; `bytes_limit` is the limit at that moment.
+    `resolution` says what the row stands for: a raw sample, or the last sample of its hour or day.
+    """
+
+    class Resolution(models.TextChoices):
+        RAW = "raw", "At a sync"
+        HOUR = "hour", "Last of its hour"
+        DAY = "day", "Last of its day"
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="usage_samples")
+    at = models.DateTimeField()
+    bytes_used = models.BigIntegerField()
+    bytes_limit = models.BigIntegerField(null=True, blank=True)
+    resolution = models.CharField(max_length=4, choices=Resolution.choices, default=Resolution.RAW)
+
+    class Meta:
+        ordering = ["resource", "at"]
+        indexes = [
+            models.Index(fields=["resource", "at"]),
+            models.Index(fields=["resolution", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} {self.at:%Y-%m-%d %H:%M} {self.bytes_used}"
 
 
 class Alert(models.Model):

@@ -1,13 +1,14 @@
-"""Mirroring one provider account: read every upstream list, upsert the Resource rows, mark what vanished.
+"""Mirroring one provider account: read every upstream list, write the rows that changed, mark what vanished.
 
 The integration reads and maps (`integrations/<kind>/mirror.py`); `inventory.mirror` writes. Neither touches
-`customer` (assignment is ours) or `first_seen_at`. All upstream reads happen before the first write,
-and all writes happen in one transaction, so a failed read leaves the mirror exactly as it was.
+`customer` (assignment is ours) or `first_seen_at`. All upstream reads happen before the first write, so a
+failed read leaves the mirror exactly as it was. The writes go in short chunked transactions (orders settling
+meanwhile never wait behind a whole account); a failure halfway leaves the chunks written so far, which are
+true upstream facts, and the next sync writes the rest. A row the mirror cannot hold is reported on the run,
+never allowed to stop it.
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict, astuple
 
 from django.conf import settings
 from django.db import transaction
@@ -53,24 +54,43 @@ def _sync_locked(account: ProviderAccount) -> SyncRun:
             raise
         return run
     try:
+        kinds = [kind.value for kind in integration.resource_kinds]
+        counts = write_account_rows(account, kinds, rows, now)
         with transaction.atomic():
-            kinds = [kind.value for kind in integration.resource_kinds]
-            counts = write_account_rows(account, kinds, rows, now)
-            run.seen, run.created, run.updated, run.vanished = astuple(counts)
+            run.seen, run.created, run.updated, run.vanished = (
+                counts.seen,
+                counts.created,
+                counts.updated,
+                counts.vanished,
+            )
+            run.unchanged, run.problems, run.problem_count = counts.unchanged, counts.problems, counts.problem_count
             run.outcome, run.finished_at = SyncRun.Outcome.OK, timezone.now()
             run.save()
-            _set_last_error(account, "")
+            _set_last_error(account, problems_summary(run))
             if counts.created or counts.vanished:
+                data = {"seen": counts.seen, "created": counts.created, "updated": counts.updated}
                 audit.record(
                     action="inventory.sync",
                     target=account,
-                    data={"run": run.pk, **asdict(counts)},
+                    data={"run": run.pk, **data, "vanished": counts.vanished},
                 )
     except Exception as exc:
-        # Nothing was written (the transaction rolled back); the run says so instead of staying "running".
+        # The run says so instead of staying "running"; chunks written before the failure stay (they are true).
         _fail(run, account, f"the mirror could not be written: {type(exc).__name__}")
         raise
     return run
+
+
+def problems_summary(run: SyncRun) -> str:
+    """What staff see on the account when some upstream rows could not be mirrored as they came ("" if none)."""
+    if not run.problem_count:
+        return ""
+    first = run.problems[0]
+    rows = "row" if run.problem_count == 1 else "rows"
+    return (
+        f"{run.problem_count} upstream {rows} could not be mirrored as listed (sync run {run.pk}); "
+        f"first: {first['upstream_id']}: {first['reason']}"
+    )
 
 
 def _fail(run: SyncRun, account: ProviderAccount, message: str) -> None:

@@ -6,7 +6,7 @@ import random
 
 from celery import shared_task
 
-from inventory import sync
+from inventory import sync, usage
 from providers.http import errors
 from providers.models import ProviderAccount
 
@@ -47,3 +47,9 @@ def sync_account(self, account_id: int) -> str | None:
     except errors.UnavailableError as exc:
         raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
     return run.outcome
+
+
+@shared_task(name="inventory.downsample_usage", ignore_result=True)
+def downsample_usage() -> dict[str, int]:
+    """Fold and prune the usage history (hourly); returns how many samples each step removed."""
+    return usage.usage_downsample()

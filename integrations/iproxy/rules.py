@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from providers.http.parsing import parse_rfc3339
-from providers.http.rules import RuleViolation, int_range, is_int, is_ip
+from providers.http.rules import INTEGER_MAX, RuleViolation, at_most, int_range, is_int, is_ip
 
 # The document's "zero time": sending it as a proxy access's expires_at removes the expiry.
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -81,6 +81,9 @@ TEAM_PERMISSIONS = (
 )
 # The document gives 1-256 characters for the user's basic info; we hold connection names to the same.
 TEXT_MAX = 256
+# The document bounds neither prolongation days nor some intervals. Our decisions: ten years of days (dates stay
+# well inside what Python and the database hold), and a 32-bit integer for every unbounded count.
+MAX_PROLONGATION_DAYS = 3650
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 Rule = Callable[[str, object], list[RuleViolation]]
@@ -129,8 +132,8 @@ def ip_list(field: str, value: object, *, non_empty: bool = False) -> list[RuleV
 
 
 def int_list(field: str, value: object) -> list[RuleViolation]:
-    if not isinstance(value, list) or not all(is_int(item) for item in value):
-        return [RuleViolation(field, "must be a list of whole numbers")]
+    if not isinstance(value, list) or not all(is_int(item) and 0 <= item <= INTEGER_MAX for item in value):
+        return [RuleViolation(field, f"must be a list of whole numbers from 0 to {INTEGER_MAX:,}")]
     return []
 
 
@@ -219,7 +222,7 @@ def _non_negative(field: str, value: object) -> list[RuleViolation]:
     # The document gives no upper bound for these intervals; a negative interval means nothing.
     if not is_int(value) or value < 0:
         return [RuleViolation(field, "must be a whole number, 0 or more")]
-    return []
+    return at_most(field, value, INTEGER_MAX)
 
 
 # Update connection settings: the document's validation table, in one place.
@@ -409,6 +412,8 @@ def check_prolongation_days(days: object, plan_days: int | None = None) -> list[
     """`days` is a positive multiple of the plan's days (30, 60, 90 for a 30-day plan)."""
     if not is_int(days) or days <= 0:
         return [RuleViolation("days", "must be a whole number of days, more than 0")]
+    if days > MAX_PROLONGATION_DAYS:
+        return at_most("days", days, MAX_PROLONGATION_DAYS, "days")
     if plan_days and days % plan_days:
         return [RuleViolation("days", f"must be a multiple of the plan's {plan_days} days")]
     return []

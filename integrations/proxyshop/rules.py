@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from providers.http.rules import RuleViolation, is_int
+from providers.http.rules import RuleViolation, at_most, is_int
 
 ROTATION_POLICIES: tuple[int, ...] = (0, 5, 10, 15, 30, 60)
-# Not documented; our decision for staff forms, so a typo cannot buy hundreds of proxies or years at once.
+# The document says "positive integer" with no bound. Our decision, for staff forms: a typo cannot buy hundreds
+# of proxies or years at once, and price * repeatCount * quantity stays well within the bigint that holds money.
 MAX_QUANTITY = 100
 MAX_REPEAT_COUNT = 36
 _ID = re.compile(r"[a-z0-9]+")
@@ -23,11 +24,11 @@ def id_violations(field: str, value: object) -> list[RuleViolation]:
     return []
 
 
-def count_violations(field: str, value: object) -> list[RuleViolation]:
-    """repeatCount and quantity are positive whole numbers."""
+def count_violations(field: str, value: object, high: int = MAX_QUANTITY) -> list[RuleViolation]:
+    """repeatCount and quantity are positive whole numbers, at most `high`."""
     if not is_int(value) or value < 1:
         return [RuleViolation(field, "must be a positive whole number")]
-    return []
+    return at_most(field, value, high)
 
 
 def rotation_policy_violations(value: object) -> list[RuleViolation]:
@@ -52,8 +53,8 @@ def purchase_violations(
     return [
         *id_violations("plan_id", plan_id),
         *coupon_code_violations(coupon_code),
-        *count_violations("repeat_count", repeat_count),
-        *count_violations("quantity", quantity),
+        *count_violations("repeat_count", repeat_count, MAX_REPEAT_COUNT),
+        *count_violations("quantity", quantity, MAX_QUANTITY),
     ]
 
 
@@ -73,7 +74,7 @@ def renew_violations(
         *id_violations("subscription_id", subscription_id),
         *id_violations("plan_id", plan_id),
         *coupon_code_violations(coupon_code),
-        *count_violations("repeat_count", repeat_count),
+        *count_violations("repeat_count", repeat_count, MAX_REPEAT_COUNT),
     ]
 
 

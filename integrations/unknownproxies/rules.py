@@ -7,9 +7,11 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from ops.units import GB
-from providers.http.rules import RuleViolation, is_int, is_ipv4
+from providers.http.rules import BIGINT_MAX, RuleViolation, is_int, is_ipv4
 
 MIN_DATA_LIMIT = GB
+# The documents give no upper bound; the mirror keeps the limit in a bigint, so the largest whole-GB value it holds.
+MAX_DATA_LIMIT = BIGINT_MAX // GB * GB
 MAX_DURATION_HOURS = 87_600
 RESI_USERNAME_LENGTH = 8
 ISP_CREDENTIAL_MIN_LENGTH = 4
@@ -49,11 +51,13 @@ def token(value: object, field: str = "token") -> list[RuleViolation]:
 
 
 def data_limit(value: object, *, current: int | None = None, field: str = "dataLimit") -> list[RuleViolation]:
-    """Residential dataLimit: whole gigabytes, at least 1 GB, and never below `current` when that is known."""
+    """Residential dataLimit: whole gigabytes, 1 GB to MAX_DATA_LIMIT, and never below `current` when that is known."""
     if not is_int(value):
         return [RuleViolation(field, "must be a whole number of bytes")]
     if value < MIN_DATA_LIMIT:
         return [RuleViolation(field, f"must be at least {MIN_DATA_LIMIT:,} bytes (1 GB)")]
+    if value > MAX_DATA_LIMIT:
+        return [RuleViolation(field, f"must be at most {MAX_DATA_LIMIT:,} bytes ({MAX_DATA_LIMIT // GB:,} GB)")]
     if value % GB:
         return [RuleViolation(field, f"must be a whole number of gigabytes (a multiple of {GB:,} bytes)")]
     if current is not None and value < current:

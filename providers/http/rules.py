@@ -25,6 +25,13 @@ def raise_for(violations: list[RuleViolation], *, provider: str, operation: str)
         raise InvalidRequestError(message, provider=provider, operation=operation, field=first.field or None)
 
 
+# What our database's integer columns hold (PostgreSQL integer and bigint; SQLite's integers are 64-bit).
+# An API that documents "integer" with no bound is still held to these: a value past them could be sent
+# upstream and then never be written to the mirror.
+INTEGER_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+
+
 def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -54,4 +61,11 @@ def int_range(field: str, value: object, low: int, high: int) -> list[RuleViolat
         return [RuleViolation(field, "must be a whole number")]
     if not low <= value <= high:
         return [RuleViolation(field, f"must be between {low} and {high}")]
+    return []
+
+
+def at_most(field: str, value: int, high: int, unit: str = "") -> list[RuleViolation]:
+    """The upper bound of a whole number already known to be one (`unit` names what it counts)."""
+    if value > high:
+        return [RuleViolation(field, f"must be at most {high:,}{f' {unit}' if unit else ''}")]
     return []

@@ -356,3 +356,32 @@ def test_a_suspended_customer_cannot_act(client, alice, account, sandbox):
     client.force_login(alice)
     assert client.post(f"/portal/proxies/{isp.pk}/isp/settings/", {"proxy_type": "socks"}).status_code == 403
     assert patches(sandbox) == []
+
+
+def test_a_data_limit_past_what_the_mirror_holds_is_refused_before_anything_is_sent(client, owner, account, sandbox):
+    # Issue 12: 10^30 bytes was sent upstream, then overflowed the mirror's bigint and broke every later sync.
+    resi = token(account, "resiActive01")
+    upstream_before = sandbox.app.provider("unknownproxies").resi["resiActive01"].to_json(0)
+    client.force_login(owner)
+
+    response = client.post(f"/staff/inventory/{resi.pk}/unknownproxies/resi/modify/", {"data_limit": str(10**30 // GB)})
+
+    assert response.status_code == 200
+    assert f"must be at most {rules.MAX_DATA_LIMIT:,} bytes" in page(response)
+    assert patches(sandbox) == []
+    assert sandbox.app.provider("unknownproxies").resi["resiActive01"].to_json(0) == upstream_before
+    assert not AuditEvent.objects.filter(action__startswith="inventory.resi_token").exists()
+    assert sync_account(account=account).outcome == "ok"
+
+
+def test_the_largest_data_limit_the_mirror_holds_is_sent_and_mirrored(client, owner, account, sandbox):
+    resi = token(account, "resiActive01")
+    client.force_login(owner)
+
+    client.post(
+        f"/staff/inventory/{resi.pk}/unknownproxies/resi/modify/", {"data_limit": str(rules.MAX_DATA_LIMIT // GB)}
+    )
+
+    resi.refresh_from_db()
+    assert resi.data_limit_bytes == rules.MAX_DATA_LIMIT
+    assert sync_account(account=account).outcome == "ok"

@@ -7,6 +7,8 @@ import secrets
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
 from integrations.proxyshop import client as proxyshop
@@ -53,6 +55,15 @@ def mirrored(account: ProviderAccount, kind: str | None = None) -> dict[str, Res
 
 def by_label(account: ProviderAccount, kind: str) -> dict[str, Resource]:
     return {resource.label: resource for resource in Resource.objects.filter(account=account, kind=kind)}
+
+
+def resource_writes(queries: CaptureQueriesContext) -> list[str]:
+    """The statements that wrote the resource table."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE")) and "inventory_resource" in query["sql"]
+    ]
 
 
 def close_to(moment: dt.datetime | None, expected: dt.datetime, seconds: float = 120) -> bool:
@@ -183,20 +194,47 @@ def test_it_mirrors_iproxy_proxy_accesses_under_their_connection(sandbox, iproxy
 # Second syncs, assignment, vanishing -------------------------------------------------------------
 
 
-def test_a_second_sync_creates_nothing_and_updates_in_place(sandbox, iproxy_account):
+def test_an_unchanged_second_sync_writes_nothing_and_keeps_every_row(sandbox, iproxy_account):
     sync_account(account=iproxy_account)
     before = {resource.upstream_id: resource for resource in Resource.objects.filter(account=iproxy_account)}
 
-    run = sync_account(account=iproxy_account)
+    with CaptureQueriesContext(connection) as queries:
+        run = sync_account(account=iproxy_account)
 
     run.refresh_from_db()
-    assert (run.seen, run.created, run.updated, run.vanished) == (8, 0, 8, 0)
+    assert (run.seen, run.created, run.updated, run.vanished, run.unchanged) == (8, 0, 0, 0, 8)
+    assert resource_writes(queries) == []
     after = {resource.upstream_id: resource for resource in Resource.objects.filter(account=iproxy_account)}
     assert {key: r.pk for key, r in after.items()} == {key: r.pk for key, r in before.items()}
     for key, resource in after.items():
         assert resource.first_seen_at == before[key].first_seen_at
-        assert resource.last_synced_at > before[key].last_synced_at
+        assert resource.last_synced_at == before[key].last_synced_at
         assert resource.parent_id == before[key].parent_id
+        # Seen by the later sync even though it was not rewritten.
+        assert resource.last_seen_at >= run.started_at > before[key].last_synced_at
+
+
+def test_a_resync_writes_only_the_row_that_changed(sandbox, up_account):
+    sync_account(account=up_account)
+    sandbox.control("usage", {"token": "resiActive01", "bytes": GB})
+
+    with CaptureQueriesContext(connection) as queries:
+        run = sync_account(account=up_account)
+
+    assert (run.seen, run.created, run.updated, run.vanished, run.unchanged) == (9, 0, 1, 0, 8)
+    assert len(resource_writes(queries)) == 1
+    assert mirrored(up_account)["resiActive01"].data_used_bytes == 11_574_848_653 + GB
+
+
+def test_an_action_write_makes_the_next_sync_rewrite_the_row(sandbox, up_account):
+    sync_account(account=up_account)
+    # A write outside a sync (an action's answer) cannot vouch for the fingerprint: the sync checks it again.
+    Resource.objects.filter(account=up_account, upstream_id="resiActive01").update(fingerprint="", label="stale")
+
+    run = sync_account(account=up_account)
+
+    assert (run.updated, run.unchanged) == (1, 8)
+    assert mirrored(up_account)["resiActive01"].label == "demoAct1"
 
 
 def test_customer_assignment_survives_a_sync(sandbox, up_account, customer_a):
@@ -459,3 +497,98 @@ def test_it_audits_a_sync_that_created_or_vanished_something(sandbox, shop_accou
     sync_account(account=shop_account)
     # Status changes alone are not audited: they are the upstream's news, not a change in what we hold.
     assert AuditEvent.objects.filter(action="inventory.sync").count() == 1
+
+
+# Rows the mirror cannot hold (issue 12) ----------------------------------------------------------
+
+
+def test_an_out_of_range_upstream_value_is_reported_and_every_other_row_written(sandbox, up_account):
+    sync_account(account=up_account)
+    # Upstream now says this token used 10^30 bytes: no bigint holds that.
+    sandbox.control("usage", {"token": "resiActive01", "bytes": 10**30})
+    sandbox.control("usage", {"token": "resiPools001", "bytes": GB})
+
+    run = sync_account(account=up_account)
+
+    run.refresh_from_db()
+    assert run.outcome == SyncRun.Outcome.OK and run.error == ""
+    assert run.problem_count == 1
+    [problem] = run.problems
+    assert problem["kind"] == RESI_TOKEN and problem["upstream_id"] == "resiActive01"
+    assert "data usage" in problem["reason"] and "stored as unknown" in problem["reason"]
+    tokens = mirrored(up_account)
+    bad = tokens["resiActive01"]
+    assert bad.data_used_bytes is None
+    assert bad.upstream["dataUsage"] == 11_574_848_653 + 10**30  # the upstream's word, kept as it came
+    assert bad.status == ResourceStatus.EXPIRED
+    assert tokens["resiPools001"].data_used_bytes == tokens["resiPools001"].upstream["dataUsage"]
+    up_account.refresh_from_db()
+    assert "resiActive01" in up_account.last_error and f"sync run {run.pk}" in up_account.last_error
+
+    # Later syncs keep working and keep reporting the row while the upstream says so.
+    again = sync_account(account=up_account)
+    assert again.outcome == SyncRun.Outcome.OK and again.problem_count == 1 and again.unchanged == 9
+
+
+def test_a_row_whose_id_does_not_fit_is_refused_and_the_rest_written(db, up_account):
+    from inventory.mirror import Row, write_account_rows
+    from inventory.models import UsageSample
+
+    now = dt.datetime.now(dt.UTC)
+    good = Row(kind=RESI_TOKEN, upstream_id="fits", label="ok", status="active", expires_at=None, upstream={})
+    long = Row(kind=RESI_TOKEN, upstream_id="x" * 201, label="long", status="active", expires_at=None, upstream={})
+    huge = Row(
+        kind=RESI_TOKEN,
+        upstream_id="huge",
+        label="huge",
+        status="active",
+        expires_at=None,
+        upstream={},
+        data_used_bytes=5,
+        data_limit_bytes=-(10**30),
+    )
+
+    counts = write_account_rows(up_account, [RESI_TOKEN, ISP_TOKEN], [good, long, huge], now)
+
+    assert (counts.seen, counts.created, counts.problem_count) == (3, 2, 2)
+    assert [p["upstream_id"] for p in counts.problems] == ["x" * 200, "huge"]
+    assert "not mirrored" in counts.problems[0]["reason"]
+    assert set(mirrored(up_account)) == {"fits", "huge"}
+    assert mirrored(up_account)["huge"].data_limit_bytes is None
+    assert list(UsageSample.objects.values_list("bytes_used", "bytes_limit")) == [(5, None)]
+
+
+def test_a_run_keeps_the_first_hundred_problems_and_counts_them_all(db, up_account):
+    from inventory.mirror import PROBLEMS_KEPT, Row, write_account_rows
+
+    rows = [
+        Row(
+            kind=RESI_TOKEN,
+            upstream_id=f"t{i}",
+            label="",
+            status="active",
+            expires_at=None,
+            upstream={},
+            data_used_bytes=10**20,
+        )
+        for i in range(PROBLEMS_KEPT + 5)
+    ]
+    counts = write_account_rows(up_account, [RESI_TOKEN], rows, dt.datetime.now(dt.UTC))
+
+    assert counts.problem_count == PROBLEMS_KEPT + 5
+    assert len(counts.problems) == PROBLEMS_KEPT
+    assert Resource.objects.filter(account=up_account).count() == PROBLEMS_KEPT + 5
+
+
+def test_it_writes_in_chunks_each_in_its_own_transaction(sandbox, up_account, monkeypatch):
+    from inventory import mirror
+
+    monkeypatch.setattr(mirror, "BATCH_SIZE", 2)
+    with CaptureQueriesContext(connection) as queries:
+        run = sync_account(account=up_account)
+
+    assert run.created == 9
+    # Five residential tokens in chunks of 2, 2 and 1, four ISP tokens in 2 and 2: one transaction each.
+    assert len(resource_writes(queries)) == 5
+    opened = [q for q in queries.captured_queries if q["sql"].startswith(("SAVEPOINT", "BEGIN"))]
+    assert len(opened) >= 5

@@ -62,3 +62,16 @@ def test_sync_runs_are_read_only(admin_client, shop_resources):
     run.refresh_from_db()
     assert run.outcome == SyncRun.Outcome.OK
     assert admin_client.get("/admin/inventory/syncrun/add/").status_code == 403
+
+
+def test_a_sync_runs_page_lists_the_rows_it_could_not_mirror(admin_client, sandbox):
+    account = unique_account("unknownproxies")
+    sandbox.control("usage", {"token": "resiActive01", "bytes": 10**30})
+    run = sync_account(account=account)
+
+    page = admin_client.get(f"/admin/inventory/syncrun/{run.pk}/change/").content.decode()
+
+    assert "Rows not mirrored as listed" in page
+    assert "<code>resiActive01</code>" in page and "stored as unknown" in page
+    listing = admin_client.get("/admin/inventory/syncrun/").content.decode()
+    assert "column-problem_count" in listing
