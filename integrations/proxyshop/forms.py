@@ -96,9 +96,7 @@ class _PricedForm(forms.Form):
 
     def clean_repeat_count(self) -> int:
         value = self.cleaned_data["repeat_count"]
-        _raise_first(rules.count_violations("repeat_count", value))
-        if value > rules.MAX_REPEAT_COUNT:
-            raise forms.ValidationError(f"at most {rules.MAX_REPEAT_COUNT} periods at once")
+        _raise_first(rules.count_violations("repeat_count", value, rules.MAX_REPEAT_COUNT))
         return value
 
     def clean_coupon_code(self) -> str | None:
@@ -140,9 +138,7 @@ class PurchaseForm(_PricedForm):
 
     def clean_quantity(self) -> int:
         value = self.cleaned_data["quantity"]
-        _raise_first(rules.count_violations("quantity", value))
-        if value > rules.MAX_QUANTITY:
-            raise forms.ValidationError(f"at most {rules.MAX_QUANTITY} at once")
+        _raise_first(rules.count_violations("quantity", value, rules.MAX_QUANTITY))
         return value
 
     def action_kwargs(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("billing", "0004_product_costs_order_margins_coupons")]
+BEFORE = [("billing", "0004_product_costs_order_margins_coupons"), ("inventory", "0005_alert_out_of_stock")]
 AFTER = [("billing", "0006_order_claims_lanes_and_automatic_orders")]
 
 

@@ -192,9 +192,9 @@ def test_a_resent_confirmation_buys_once(client, owner, account, sandbox):
     ("fields", "message"),
     [
         ({"quantity": "0"}, "must be a positive whole number"),
-        ({"quantity": "101"}, "at most 100 at once"),
+        ({"quantity": "101"}, "must be at most 100"),
         ({"repeat_count": "0"}, "must be a positive whole number"),
-        ({"repeat_count": "37"}, "at most 36 periods at once"),
+        ({"repeat_count": "37"}, "must be at most 36"),
         ({"plan_id": "frpar30private"}, "is not a plan the shop sells now"),
         ({"plan_id": "NL-AMS"}, "must be lowercase letters and digits only"),
         ({"coupon_percent": "101"}, "less than or equal to 100"),

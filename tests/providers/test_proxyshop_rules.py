@@ -36,7 +36,7 @@ def test_it_refuses_malformed_ids(value, message):
     assert message in violation.message
 
 
-@pytest.mark.parametrize("value", [1, 2, 365])
+@pytest.mark.parametrize("value", [1, 2, rules.MAX_QUANTITY])
 def test_it_accepts_positive_counts(value):
     assert rules.count_violations("quantity", value) == []
 
