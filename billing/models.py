@@ -122,7 +122,13 @@ class Order(models.Model):
                 name="order_renewal_has_a_target", condition=Q(kind="purchase") | Q(resource__isnull=False)
             ),
         ]
-        indexes = [models.Index(fields=["state", "submitted_at"]), models.Index(fields=["customer", "-created_at"])]
+        indexes = [
+            models.Index(fields=["state", "submitted_at"]),
+            models.Index(fields=["customer", "-created_at"]),
+            # The staff order list seeks on (created_at, id), with or without a state filter.
+            models.Index(fields=["created_at", "id"], name="order_created_seek"),
+            models.Index(fields=["state", "created_at", "id"], name="order_state_created_seek"),
+        ]
 
     def __str__(self) -> str:
         return f"order {self.pk} {self.kind} {self.product} ({self.state})"
@@ -210,7 +216,11 @@ class LedgerEntry(models.Model):
             ),
             models.UniqueConstraint(fields=["order"], condition=Q(kind="refund"), name="one_refund_per_order"),
         ]
-        indexes = [models.Index(fields=["customer", "-created_at"])]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"]),
+            # A customer's ledger page seeks on (created_at, id) within the customer.
+            models.Index(fields=["customer", "created_at", "id"], name="ledger_customer_seek"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount}"

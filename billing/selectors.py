@@ -8,8 +8,13 @@ from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum,
 from django.db.models.functions import Coalesce
 
 from accounts.models import Customer
+from accounts.selectors import customer_search
 from billing.models import LedgerEntry, Order, OrderKind, OrderState, Product
 from inventory.models import Resource, ResourceStatus
+from ops.seek import SortOrder
+
+# Seek orders of the ledger and order lists (newest first), on indexes in billing.models.
+NEWEST_FIRST = SortOrder("-created", "Newest", ("created_at", "id"), descending=True)
 
 # Orders still waiting for an upstream answer or for reconciliation: a second renewal would pay twice.
 OPEN_STATES = (OrderState.PENDING, OrderState.SUBMITTED, OrderState.UNKNOWN)
@@ -28,7 +33,7 @@ def customers_with_balances(*, search: str = "") -> QuerySet[Customer]:
         balance_cents=Coalesce(Subquery(balance, output_field=IntegerField()), Value(0))
     )
     if search:
-        customers = customers.filter(name__icontains=search)
+        customers = customers.filter(customer_search(search))
     return customers.order_by("name", "pk")
 
 

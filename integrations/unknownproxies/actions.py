@@ -97,6 +97,17 @@ def isp_token_modify(
     return _record(resource, actor, "inventory.isp_token.modify", changes, isp_token_row(token, timezone.now()))
 
 
+def token_refresh(*, resource: Resource, actor: User | None) -> Resource:
+    """Read one residential or ISP token from upstream and mirror it, as a sync would for all of them."""
+    client = _client(resource)
+    now = timezone.now()
+    if resource.kind == RESI_TOKEN:
+        row = resi_token_row(client.get_resi_token(resource.upstream_id), now)
+    else:
+        row = isp_token_row(client.get_isp_token(resource.upstream_id), now)
+    return _record(resource, actor, "inventory.token.refresh", {}, row)
+
+
 # Shared steps --------------------------------------------------------------------------------------
 
 
