@@ -89,7 +89,7 @@ def bulk_detail(request, job_id: int):
     """A bulk job's progress and the result of each row; polled by htmx until it finishes."""
     job = _get_bulk_job_for_staff(job_id)
     items = job.items.select_related("resource").only(
-        "id", "outcome", "message", "finished_at", "resource__id", "resource__label", "resource__upstream_id"
+        "id", "job", "outcome", "message", "finished_at", "resource__id", "resource__label", "resource__upstream_id"
     )
     if request.GET.get("outcome") in BulkItem.Outcome.values:
         items = items.filter(outcome=request.GET["outcome"])
