@@ -71,10 +71,13 @@ def resource_search(search: str) -> Q:
     """Label, upstream id or customer name contains `search` (trigram indexes on PostgreSQL).
 
     The customer part is a list of ids found first: an OR across the join would scan every resource,
-    while `customer_id IN (...)` is one more index condition beside the two trigram ones.
+    while `customer_id IN (...)` is one more index condition beside the two trigram ones. A fragment that
+    names very many customers falls back to a subquery (complete, if slower).
     """
-    customers = list(Customer.objects.filter(name__icontains=search).values_list("id", flat=True)[:SEARCH_CUSTOMERS])
-    return Q(label__icontains=search) | Q(upstream_id__icontains=search) | Q(customer_id__in=customers)
+    matching = Customer.objects.filter(name__icontains=search).values_list("id", flat=True)
+    customers = list(matching[: SEARCH_CUSTOMERS + 1])
+    by_customer = Q(customer_id__in=matching) if len(customers) > SEARCH_CUSTOMERS else Q(customer_id__in=customers)
+    return Q(label__icontains=search) | Q(upstream_id__icontains=search) | by_customer
 
 
 def resources_for_portal(*, customer: Customer, search: str = "", kind: str = "", status: str = "") -> QuerySet:

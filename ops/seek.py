@@ -111,6 +111,12 @@ def seek_page(queryset: QuerySet, order: SortOrder, *, per_page: int, after: str
     )
 
 
+def cursor_after(row: Any, order: SortOrder) -> str:
+    """The cursor of the page that starts right after `row` (a model instance or a values() dict)."""
+    region = 1 if order.nullable and _value(row, order.fields[0]) is None else 0
+    return _encode(region, row, order)
+
+
 def _encode(region: int, row: Any, order: SortOrder) -> str:
     columns = order.regions()[region][1]
     values = [_value(row, column) for column in columns]
