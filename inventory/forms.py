@@ -70,12 +70,38 @@ class PortalFilterForm(forms.Form):
         return {"search": data.get("q", "").strip(), "kind": data.get("kind", ""), "status": data.get("status", "")}
 
 
+class CustomerField(forms.CharField):
+    """An active customer by id or contact email (a text box: there may be 100,000 customers); empty = nobody."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+    def clean(self, value) -> Customer | None:
+        given = super().clean(value).strip()
+        if not given:
+            return None
+        found = (
+            Customer.objects.filter(pk=int(given))
+            if given.isdigit()
+            else Customer.objects.filter(contact_email__iexact=given)
+        )
+        matches = list(found[:2])
+        if not matches:
+            raise forms.ValidationError(f"No customer has the id or contact email “{given}”.")
+        if len(matches) > 1:
+            raise forms.ValidationError(f"More than one customer has the contact email “{given}”: use the id.")
+        if not matches[0].is_active:
+            raise forms.ValidationError(f"{matches[0].name} is suspended: only active customers can receive proxies.")
+        return matches[0]
+
+
 class AssignForm(forms.Form):
-    customer = forms.ModelChoiceField(
-        queryset=Customer.objects.filter(status=Customer.Status.ACTIVE).order_by("name"),
-        required=False,
-        empty_label="— nobody (keep in stock) —",
-        help_text="Only active customers can receive proxies.",
+    customer = CustomerField(
+        label="Customer",
+        help_text="The customer's id or contact email; empty keeps it in stock. Only active customers can receive "
+        "proxies.",
     )
 
 
@@ -86,11 +112,8 @@ class BulkForm(forms.Form):
     ids = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
     all_matching = forms.BooleanField(required=False, label="All rows matching the filter")
     filter_query = forms.CharField(required=False, widget=forms.HiddenInput)
-    customer = forms.CharField(
-        required=False,
-        max_length=254,
-        label="Customer",
-        help_text="Assign: the customer's id or contact email; empty puts the rows back in stock.",
+    customer = CustomerField(
+        label="Customer", help_text="Assign: the customer's id or contact email; empty puts the rows back in stock."
     )
     gb = forms.IntegerField(required=False, min_value=1, max_value=10_000, label="GB", help_text="Add GB: whole GB.")
     export_format = forms.ChoiceField(
@@ -101,26 +124,6 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Any ids: the view only uses ones that exist (the list can hold 100,000 rows).
         self.fields["ids"].valid_value = lambda value: str(value).isdigit()
-
-    def clean_customer(self) -> Customer | None:
-        given = self.cleaned_data["customer"].strip()
-        if not given:
-            return None
-        found = (
-            Customer.objects.filter(pk=int(given))
-            if given.isdigit()
-            else Customer.objects.filter(contact_email__iexact=given)
-        )
-        matches = list(found[:2])
-        if len(matches) != 1:
-            raise forms.ValidationError(
-                f"No single customer has the id or contact email “{given}”."
-                if not matches
-                else f"More than one customer has the contact email “{given}”: use the customer's id."
-            )
-        if not matches[0].is_active:
-            raise forms.ValidationError(f"{matches[0].name} is suspended: only active customers can receive proxies.")
-        return matches[0]
 
     def clean(self):
         data = super().clean()

@@ -196,7 +196,7 @@ def test_customers_may_not_run_or_see_bulk_jobs(client, alice, support, stock):
     ("data", "message"),
     [
         ({"action": "refresh"}, "Tick the rows"),
-        ({"action": "assign", "customer": "nobody@example.com"}, "No single customer"),
+        ({"action": "assign", "customer": "nobody@example.com"}, "No customer has the id or contact email"),
         ({"action": "add_gb"}, "how many GB"),
         ({"action": "export"}, "Choose an export format"),
         ({"action": "explode"}, "Select a valid choice"),

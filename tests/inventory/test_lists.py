@@ -201,3 +201,21 @@ def test_the_customer_sorts_walk_every_customer_once():
     for order in CUSTOMER_SORTS:
         ids, _ = walk(Customer.objects.all(), order, per_page=4)
         assert ids == expected_ids(Customer.objects.all(), order)
+
+
+def test_the_resource_page_does_not_list_every_customer(client, support, customer_a):
+    Customer.objects.bulk_create(Customer(name=f"C{n:03d}", contact_email=f"c{n}@example.com") for n in range(300))
+    resource = ResourceFactory(customer=customer_a)
+    client.force_login(support)
+    page = client.get(f"/staff/inventory/{resource.pk}/").content.decode()
+    assert "C299" not in page and f'value="{customer_a.contact_email}"' in page
+    listing = client.get("/staff/inventory/").content.decode()
+    assert "C299" not in listing  # the customer filter offers only "unassigned" and the chosen one
+
+
+def test_staff_assign_by_contact_email(client, support, customer_a):
+    resource = ResourceFactory()
+    client.force_login(support)
+    client.post(f"/staff/inventory/{resource.pk}/assign/", {"customer": customer_a.contact_email.upper()})
+    resource.refresh_from_db()
+    assert resource.customer == customer_a

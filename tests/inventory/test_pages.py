@@ -60,7 +60,7 @@ def test_a_suspended_customer_cannot_receive_proxies(client, support, customer_a
     resource = ResourceFactory()
     client.force_login(support)
     response = client.post(f"/staff/inventory/{resource.pk}/assign/", {"customer": customer_a.pk}, follow=True)
-    assert b"Select a valid choice" in response.content
+    assert "is suspended: only active customers can receive proxies" in response.content.decode()
     resource.refresh_from_db()
     assert resource.customer is None
 

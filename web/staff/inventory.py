@@ -136,7 +136,9 @@ def resource_detail(request, resource_id: int):
             "credentials": presenters.credentials(resource),
             "proxy_lines": presenters.proxy_lines(resource),
             "upstream_json": json.dumps(presenters.upstream_for_display(resource.upstream), indent=2, sort_keys=True),
-            "assign_form": AssignForm(initial={"customer": resource.customer_id}),
+            "assign_form": AssignForm(
+                initial={"customer": resource.customer.contact_email if resource.customer else ""}
+            ),
             "children": resource.children.select_related("customer"),
         },
     )
