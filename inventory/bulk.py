@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Customer, User
 from inventory import assignment, presenters
 from inventory.models import BulkItem, BulkJob, Resource
+from ops import audit
 from providers import registry
 from providers.http import errors
 
@@ -56,6 +57,21 @@ def bulk_job_create(
                 BulkItem.objects.bulk_create(batch, ignore_conflicts=True)
                 batch = []
         BulkItem.objects.bulk_create(batch, ignore_conflicts=True)
+        # The job itself is audited (an export of credentials changes nothing, but who took them matters);
+        # each row is audited again by the action it runs.
+        audit.record(
+            action="inventory.bulk.start",
+            actor=actor,
+            target=job,
+            customer=customer,
+            data={
+                "action": action,
+                "rows": job.items.count(),
+                "gb": gb,
+                "export_format": export_format or None,
+                "customer": customer.name if customer else None,
+            },
+        )
         transaction.on_commit(lambda: tasks.run_bulk_job.delay(job.pk))
     return job
 

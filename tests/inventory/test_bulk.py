@@ -73,6 +73,8 @@ def test_support_assigns_rows_and_a_phone_fails_alone(
     }
     audited = AuditEvent.objects.filter(action="inventory.assign", actor=support)
     assert sorted(int(a.target_id) for a in audited) == sorted([stock["resi"].pk, stock["shop"].pk])
+    started = AuditEvent.objects.get(action="inventory.bulk.start")
+    assert started.actor == support and started.data["rows"] == 3 and started.data["customer"] == customer.name
     body = page.content.decode()
     job.refresh_from_db()
     assert job.finished_at is not None
@@ -218,3 +220,16 @@ def test_the_job_page_polls_while_rows_are_waiting(client, support, stock):
     assert 'hx-trigger="every 1s"' in page.content.decode()
     fragment = client.get(reverse("inventory:bulk-detail", args=[job.pk]), headers={"HX-Request": "true"})
     assert "<html" not in fragment.content.decode() and "0 of 1 rows done" in fragment.content.decode()
+
+
+def test_a_long_job_hands_the_rest_to_a_new_task(support, stock):
+    """A task has a time limit: past its share of time the job stops and is queued again for the rest."""
+    from inventory import bulk
+
+    rows = [stock["resi"], stock["shop"], stock["isp"]]
+    job = bulk.bulk_job_create(action="export", actor=support, resource_ids=[r.pk for r in rows], export_format="txt")
+    assert bulk.bulk_job_run(job=job, seconds=0) is False
+    assert job.items.filter(outcome="pending").count() == 2
+    assert bulk.bulk_job_run(job=job) is True
+    job.refresh_from_db()
+    assert job.finished_at is not None and not job.items.filter(outcome="pending").exists()
