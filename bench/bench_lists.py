@@ -110,7 +110,8 @@ def setup_data() -> dict:
                    'tok' || lpad(g::text, 7, '0') || substr(md5(g::text), 1, 6),
                    CASE WHEN g <= %(portal)s THEN %(portal_customer)s
                         WHEN g %% 3 = 0 THEN NULL
-                        ELSE %(first)s + (g::bigint * 7919) %% (%(last)s - %(first)s + 1) END,
+                        ELSE %(first)s
+                             + ('x' || substr(md5(g::text), 1, 8))::bit(32)::bigint %% (%(last)s - %(first)s + 1) END,
                    'user' || substr(md5((g * 13)::text), 1, 10),
                    (ARRAY['active', 'active', 'active', 'expired', 'processing', 'vanished'])[g %% 6 + 1],
                    CASE WHEN g %% 7 = 0 THEN NULL ELSE now() + ((g * 37) %% 90000) * interval '1 minute' END,
@@ -188,11 +189,13 @@ def bench_inventory(staff: Client) -> None:
     deep = seek.cursor_after(deep_row, order)
     search = Resource.objects.values_list("label", flat=True).order_by("id")[54321][4:10]
     admin_deep_page = int(RESOURCES * 0.9) // 100  # admin shows 100 a page
+    one_customer = Customer.objects.filter(resources__isnull=False).order_by("id").first().name.split()[0]
     cases = [
         ("first page", "/staff/inventory/", "/admin/inventory/resource/"),
         ("deep page (90%)", f"/staff/inventory/?after={deep}", f"/admin/inventory/resource/?p={admin_deep_page}"),
         ("text search", f"/staff/inventory/?q={search}", f"/admin/inventory/resource/?q={search}"),
-        ("customer-name search", "/staff/inventory/?q=Labs", "/admin/inventory/resource/?q=Labs"),
+        ("one customer's name", f"/staff/inventory/?q={one_customer}", f"/admin/inventory/resource/?q={one_customer}"),
+        ("a fifth of customers", "/staff/inventory/?q=Labs", "/admin/inventory/resource/?q=Labs"),
     ]
     print(f"staff inventory list, {RESOURCES:,} resources (ours 50 a page; admin's changelist 100 a page):")
     for name, ours, admin in cases:
@@ -200,9 +203,7 @@ def bench_inventory(staff: Client) -> None:
         admin_time, admin_queries, _ = timed(staff, admin, rounds=3)
         ratio = admin_time / our_time
         target = (
-            ""
-            if name == "first page" or name.startswith("customer")
-            else (f" target >=5x, <=10 queries: {verdict(ratio >= 5 and our_queries <= 10)}")
+            "" if name == "first page" else (f" target >=5x, <=10 queries: {verdict(ratio >= 5 and our_queries <= 10)}")
         )
         print(
             f"  {name:22s} ours {our_time * 1000:7.1f} ms ({our_queries} queries) | admin {admin_time * 1000:7.1f} ms "

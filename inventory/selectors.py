@@ -70,13 +70,16 @@ def resources_for_staff(
 def resource_search(search: str) -> Q:
     """Label, upstream id or customer name contains `search` (trigram indexes on PostgreSQL).
 
-    The customer part is a list of ids found first: an OR across the join would scan every resource,
-    while `customer_id IN (...)` is one more index condition beside the two trigram ones. A fragment that
-    names very many customers falls back to a subquery (complete, if slower).
+    A fragment naming few customers becomes a list of their ids: `customer_id IN (...)` is one more index
+    condition beside the two trigram ones, where an OR across the join would scan every resource. A
+    fragment naming many customers matches so many resources that walking the list in order and testing
+    each row's customer finds a page at once, so it stays a join condition.
     """
     matching = Customer.objects.filter(name__icontains=search).values_list("id", flat=True)
     customers = list(matching[: SEARCH_CUSTOMERS + 1])
-    by_customer = Q(customer_id__in=matching) if len(customers) > SEARCH_CUSTOMERS else Q(customer_id__in=customers)
+    by_customer = (
+        Q(customer__name__icontains=search) if len(customers) > SEARCH_CUSTOMERS else Q(customer_id__in=customers)
+    )
     return Q(label__icontains=search) | Q(upstream_id__icontains=search) | by_customer
 
 
