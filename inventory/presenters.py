@@ -104,37 +104,49 @@ CSV_HEADER = ["id", "kind", "label", "status", "expires_at", "data_used_bytes", 
 CSV_HEADER += ["host", "port", "username", "password", "protocols"]
 
 
+# Resources per chunk an export yields: few, large writes instead of one per row.
+EXPORT_BATCH = 500
+
+
 def export_chunks(resources: Iterable, export_format: ExportFormat) -> Iterator[str]:
-    """The export as text chunks, one per resource, so a response can stream any number of rows.
+    """The export as text chunks of EXPORT_BATCH resources, so a response can stream any number of rows.
 
     `resources` should be an iterator over a queryset (`.iterator(chunk_size=...)`): nothing here
-    keeps more than one resource's lines.
+    keeps more than one batch's lines.
     """
     kinds = dict(registry.resource_kind_choices())
+    integrations: dict[str, registry.Integration] = {}
+    out = io.StringIO()
+    writer = csv.writer(out)
     if export_format.key == "csv":
-        yield _csv_row(CSV_HEADER)
+        writer.writerow(CSV_HEADER)
     elif export_format.key == "json":
-        yield "["
+        out.write("[")
     first = True
-    for resource in resources:
-        found = endpoints(resource)
+    for count, resource in enumerate(resources, start=1):
+        if resource.kind not in integrations:
+            integrations[resource.kind] = registry.for_resource_kind(resource.kind)
+        found = integrations[resource.kind].endpoints(resource)
         if export_format.key == "csv":
-            yield "".join(_csv_row(_csv_fields(resource, kinds, e)) for e in (found or [None]))
+            writer.writerows(_csv_fields(resource, kinds, e) for e in (found or [None]))
         elif export_format.key == "json":
-            items = [json.dumps(_json_item(resource, kinds, e)) for e in found]
-            if items:
-                yield ("\n" if first else ",\n") + ",\n".join(items)
+            for endpoint in found:
+                out.write("\n" if first else ",\n")
+                out.write(json.dumps(_json_item(resource, kinds, endpoint)))
                 first = False
         else:
-            lines = [
-                _text_line(e, export_format)
-                for e in found
-                if not export_format.scheme or export_format.scheme in e.schemes
-            ]
-            if lines:
-                yield "".join(f"{line}\n" for line in lines)
+            for endpoint in found:
+                if not export_format.scheme or export_format.scheme in endpoint.schemes:
+                    out.write(_text_line(endpoint, export_format))
+                    out.write("\n")
+        if count % EXPORT_BATCH == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
     if export_format.key == "json":
-        yield "\n]\n"
+        out.write("\n]\n")
+    if out.tell():
+        yield out.getvalue()
 
 
 def _text_line(endpoint: Endpoint, export_format: ExportFormat) -> str:
@@ -143,12 +155,6 @@ def _text_line(endpoint: Endpoint, export_format: ExportFormat) -> str:
     if export_format.scheme:
         return url_line(endpoint, export_format.scheme)
     return colon_line(endpoint)
-
-
-def _csv_row(fields: list) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow(fields)
-    return out.getvalue()
 
 
 def _csv_fields(resource, kinds: dict[str, str], endpoint: Endpoint | None) -> list:
