@@ -111,8 +111,9 @@ EXPORT_BATCH = 500
 def export_chunks(resources: Iterable, export_format: ExportFormat) -> Iterator[str]:
     """The export as text chunks of EXPORT_BATCH resources, so a response can stream any number of rows.
 
-    `resources` should be an iterator over a queryset (`.iterator(chunk_size=...)`): nothing here
-    keeps more than one batch's lines.
+    `resources` should be an iterator over rows with the columns of `selectors.EXPORT_COLUMNS` (model
+    instances or named rows: integrations read `kind` and `upstream`), such as a queryset's
+    `.iterator(chunk_size=...)`; nothing here keeps more than one batch's lines.
     """
     kinds = dict(registry.resource_kind_choices())
     integrations: dict[str, registry.Integration] = {}
@@ -162,7 +163,7 @@ def _csv_fields(resource, kinds: dict[str, str], endpoint: Endpoint | None) -> l
         return "" if number is None else number
 
     common = [
-        resource.pk,
+        resource.id,
         kinds.get(resource.kind, resource.kind),
         csv_safe(resource.label),
         resource.status,
@@ -185,7 +186,7 @@ def _csv_fields(resource, kinds: dict[str, str], endpoint: Endpoint | None) -> l
 
 def _json_item(resource, kinds: dict[str, str], endpoint: Endpoint) -> dict:
     return {
-        "id": resource.pk,
+        "id": resource.id,
         "kind": kinds.get(resource.kind, resource.kind),
         "label": resource.label,
         "status": resource.status,

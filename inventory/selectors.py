@@ -95,15 +95,19 @@ def resources_for_portal(*, customer: Customer, search: str = "", kind: str = ""
     return resources
 
 
-def live_resources_for_export(*, customer: Customer | None = None, ids=None) -> QuerySet[Resource]:
-    """What an export reads, in a stable order: the columns a line needs and the upstream JSON the
-    integration formats endpoints from, and nothing else; a customer's live proxies or staff's selection."""
+# What an export line needs: the upstream JSON the integration reads endpoints from, and the columns shown.
+EXPORT_COLUMNS = ("id", "kind", "label", "status", "expires_at", "data_used_bytes", "data_limit_bytes", "upstream")
+
+
+def live_resources_for_export(*, customer: Customer | None = None, ids=None) -> QuerySet:
+    """What an export reads, in a stable order, as named rows of EXPORT_COLUMNS (no model instances):
+    a customer's live proxies, or staff's selection."""
     resources = Resource.objects.exclude(status=ResourceStatus.VANISHED)
     if customer is not None:
         resources = resources.filter(customer=customer, kind__in=registry.sold_resource_kinds())
     if ids is not None:
         resources = resources.filter(id__in=ids)
-    return resources.only(*LIST_COLUMNS, "upstream").order_by("id")
+    return resources.order_by("id").values_list(*EXPORT_COLUMNS, named=True)
 
 
 def resources_for_customer(*, customer: Customer) -> QuerySet[Resource]:

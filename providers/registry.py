@@ -139,7 +139,10 @@ class Integration:
         return []
 
     def endpoints(self, resource: Any) -> list[Endpoint]:
-        """The proxies this resource gives (none for a phone itself), read from the mirror."""
+        """The proxies this resource gives (none for a phone itself), read from the mirror.
+
+        Read only `resource.kind` and `resource.upstream`: exports pass light rows, not model instances.
+        """
         return []
 
     def staff_urlpatterns(self) -> list:
