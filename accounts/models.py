@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 
 class Role(models.TextChoices):
@@ -26,6 +28,13 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # The staff customer and balance lists seek on (name, id); search is trigram on PostgreSQL only
+            # (migration 0002), where `icontains` is UPPER(col) LIKE UPPER('%q%').
+            models.Index(fields=["name", "id"], name="customer_name_seek"),
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="customer_name_trgm"),
+            GinIndex(OpClass(Upper("contact_email"), name="gin_trgm_ops"), name="customer_email_trgm"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -187,6 +187,9 @@ class Order(models.Model):
             models.Index(fields=["state", "submitted_at"]),
             models.Index(fields=["customer", "-created_at"]),
             models.Index(fields=["customer", "trigger", "created_at"]),
+            # The staff order list seeks on (created_at, id), with or without a state filter.
+            models.Index(fields=["created_at", "id"], name="order_created_seek"),
+            models.Index(fields=["state", "created_at", "id"], name="order_state_created_seek"),
         ]
 
     def __str__(self) -> str:
@@ -335,7 +338,11 @@ class LedgerEntry(models.Model):
                 condition=Q(balance_after_cents__gte=0) | Q(amount_cents__gte=0) | Q(kind__in=OUTSIDE_DEBIT_KINDS),
             ),
         ]
-        indexes = [models.Index(fields=["customer", "-created_at"])]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"]),
+            # A customer's ledger page seeks on (created_at, id) within the customer.
+            models.Index(fields=["customer", "created_at", "id"], name="ledger_customer_seek"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount}"

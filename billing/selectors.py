@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from accounts.models import Customer
+from accounts.selectors import customer_search
 from billing.models import (
     AutoRenewal,
     AutoTopUp,
@@ -21,7 +22,11 @@ from billing.models import (
     SpendingCap,
 )
 from inventory.models import Resource, ResourceStatus
+from ops.seek import SortOrder
 from providers import registry
+
+# Seek orders of the ledger and order lists (newest first), on indexes in billing.models.
+NEWEST_FIRST = SortOrder("-created", "Newest", ("created_at", "id"), descending=True)
 
 # Orders still waiting for an upstream answer or for reconciliation: a second renewal would pay twice.
 OPEN_STATES = (OrderState.PENDING, OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.NEEDS_DECISION)
@@ -36,7 +41,7 @@ def customers_with_balances(*, search: str = "") -> QuerySet[Customer]:
         balance_cents=Coalesce(Subquery(balance, output_field=IntegerField()), Value(0))
     )
     if search:
-        customers = customers.filter(name__icontains=search)
+        customers = customers.filter(customer_search(search))
     return customers.order_by("name", "pk")
 
 

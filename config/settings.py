@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Trigram search indexes (OpClass in index expressions); inert on SQLite.
+    "django.contrib.postgres",
     "django_htmx",
     "template_partials",
     "axes",

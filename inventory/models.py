@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from providers import registry
@@ -57,6 +59,17 @@ class Resource(models.Model):
         indexes = [
             models.Index(fields=["customer", "status"]),
             models.Index(fields=["expires_at"]),
+            # One per sort order of the staff and portal lists (`inventory.selectors`): a page is a seek.
+            models.Index(fields=["kind", "label", "id"], name="resource_kind_label_seek"),
+            models.Index(fields=["label", "id"], name="resource_label_seek"),
+            models.Index(fields=["status", "label", "id"], name="resource_status_label_seek"),
+            models.Index(fields=["expires_at", "id"], name="resource_expires_seek"),
+            models.Index(fields=["customer", "expires_at", "id"], name="resource_customer_expires_seek"),
+            models.Index(fields=["customer", "label", "id"], name="resource_customer_label_seek"),
+            # Trigram indexes for the staff search (`icontains` is UPPER(col) LIKE UPPER('%q%') on
+            # PostgreSQL); created only there (migration 0004), SQLite scans.
+            GinIndex(OpClass(Upper("label"), name="gin_trgm_ops"), name="resource_label_trgm"),
+            GinIndex(OpClass(Upper("upstream_id"), name="gin_trgm_ops"), name="resource_upstream_id_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -213,3 +226,56 @@ class Alert(models.Model):
         if self.delivery_error.startswith(SENDING_PREFIX):
             return "sending"
         return "failed" if self.delivery_error else "pending"
+
+
+class BulkJob(models.Model):
+    """One staff action over many resources at once, run row by row by a worker (`inventory.bulk`)."""
+
+    class Action(models.TextChoices):
+        ASSIGN = "assign", "Assign to a customer"
+        REFRESH = "refresh", "Refresh from upstream"
+        EXPORT = "export", "Export"
+        EXTEND = "extend", "Extend by one period"
+        ADD_GB = "add_gb", "Add GB"
+
+    action = models.CharField(max_length=20, choices=Action.choices)
+    actor = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="bulk_jobs"
+    )
+    # The assign target (None = back to stock), the GB to add, the export format: whichever the action needs.
+    customer = models.ForeignKey(
+        "accounts.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    gb = models.PositiveIntegerField(null=True, blank=True)
+    export_format = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"bulk {self.get_action_display().lower()} #{self.pk}"
+
+
+class BulkItem(models.Model):
+    """One resource of a bulk job and what happened to it."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        OK = "ok", "Done"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="+")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    message = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["job", "resource"], name="one_bulk_item_per_resource")]
+        indexes = [models.Index(fields=["job", "outcome", "id"], name="bulk_item_progress")]
+
+    def __str__(self) -> str:
+        return f"{self.job} resource {self.resource_id}: {self.outcome}"

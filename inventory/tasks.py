@@ -6,7 +6,8 @@ import random
 
 from celery import shared_task
 
-from inventory import sync, usage
+from inventory import bulk, sync, usage
+from inventory.models import BulkJob
 from providers.http import errors
 from providers.models import ProviderAccount
 
@@ -53,3 +54,11 @@ def sync_account(self, account_id: int) -> str | None:
 def downsample_usage() -> dict[str, int]:
     """Fold and prune the usage history (hourly); returns how many samples each step removed."""
     return usage.usage_downsample()
+
+
+@shared_task(name="inventory.run_bulk_job", ignore_result=True)
+def run_bulk_job(job_id: int) -> None:
+    """Run a staff bulk job's rows for a while, then queue the rest again (a task has a time limit)."""
+    job = BulkJob.objects.filter(pk=job_id, finished_at__isnull=True).select_related("actor", "customer").first()
+    if job is not None and not bulk.bulk_job_run(job=job):
+        run_bulk_job.delay(job_id)

@@ -57,6 +57,22 @@ class Credential:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """One proxy a resource gives: where it listens, how to sign in, which protocols it speaks.
+
+    Integrations return these; `inventory.presenters` formats them (host:port:user:pass, URLs, JSON),
+    so every export format comes out the same for every kind.
+    """
+
+    host: str
+    port: int
+    user: str = ""
+    password: str = ""
+    # What the proxy speaks at this port, e.g. ("http",), ("socks5",) or both.
+    schemes: tuple[str, ...] = ("http",)
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """What one cheap read with an account's credentials said."""
 
@@ -132,8 +148,11 @@ class Integration:
     def credentials(self, resource: Any) -> list[Credential]:
         return []
 
-    def proxy_lines(self, resource: Any) -> list[str]:
-        """`host:port:user:pass` lines (the format proxy tools import), one per endpoint."""
+    def endpoints(self, resource: Any) -> list[Endpoint]:
+        """The proxies this resource gives (none for a phone itself), read from the mirror.
+
+        Read only `resource.kind` and `resource.upstream`: exports pass light rows, not model instances.
+        """
         return []
 
     def staff_urlpatterns(self) -> list:
@@ -169,6 +188,29 @@ class Integration:
     def purchasable(self, product: Any, now: dt.datetime) -> str:
         """Why this product cannot be bought now, asked before any charge ("" when it can)."""
         return ""
+
+    # Staff bulk actions (`inventory.bulk`): each answers per resource, so one refusal never stops the rest.
+    # A capability the integration lacks says why in the row's result.
+
+    def refresh(self, resource: Any, actor: Any) -> Any:
+        """Read this one resource from upstream now and mirror it (audited by the integration's action)."""
+        raise NotImplementedError(f"{self.label} resources are refreshed by the account's sync")
+
+    def extend_refusal(self, resource: Any) -> str:
+        """Why staff cannot extend this resource by one period now ("" when they can)."""
+        return f"{self.label} resources cannot be extended here"
+
+    def extend(self, resource: Any, actor: Any) -> Any:
+        """Renew or prolong by one period, the way this upstream allows (costs us money upstream)."""
+        raise NotImplementedError(self.extend_refusal(resource))
+
+    def add_gb_refusal(self, resource: Any) -> str:
+        """Why staff cannot add traffic to this resource ("" when they can)."""
+        return "only residential traffic can get more GB"
+
+    def add_gb(self, resource: Any, gb: int, actor: Any) -> Any:
+        """Raise the resource's data limit by `gb` whole gigabytes upstream."""
+        raise NotImplementedError(self.add_gb_refusal(resource))
 
     # The module that sells `product_kinds`: `prepare`, `submit` and `find` below call it.
     fulfilment: ClassVar[Any] = None

@@ -278,6 +278,15 @@ def connection_prolongate(
     return resource
 
 
+def resource_refresh(*, resource: Resource, actor: User | None) -> Resource:
+    """Read a phone (or a proxy access's phone) with its accesses from upstream and mirror them."""
+    connection = _parent(resource) if resource.kind == IPROXY_ACCESS else resource
+    _check_kind(connection, IPROXY_CONNECTION)
+    refreshed = _refresh_connection(_client(connection.account), connection.account, connection.upstream_id)
+    audit.record(action="iproxy.connection.refresh", actor=actor, target=resource, customer=resource.customer, data={})
+    return Resource.objects.get(pk=resource.pk) if resource.pk != refreshed.pk else refreshed
+
+
 def connection_reboot(*, connection: Resource, actor: User | None, via: str = VIA_COMMAND) -> Resource:
     """Reboot the phone by command push, or through our server-side action link (`via="link"`)."""
     return _connection_command(connection=connection, actor=actor, command="reboot", via=via)

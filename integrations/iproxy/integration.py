@@ -9,14 +9,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.selectors import renewal_product_for
+from integrations.iproxy import actions, fulfilment, mirror, rules
 from integrations.iproxy import client as iproxy
-from integrations.iproxy import fulfilment, mirror, rules
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION, IPROXY_PORT
 from inventory.presenters import dig
 from providers import registry
 from providers.http import errors
 from providers.http.parsing import Reader
-from providers.registry import CheckResult, Credential, ProductKind, ResourceKind
+from providers.registry import CheckResult, Credential, Endpoint, ProductKind, ResourceKind
 
 # The demo shop's port capacity on each sandbox phone.
 DEMO_PORTS_PER_PHONE = 5
@@ -89,14 +89,29 @@ class IProxy(registry.Integration):
             Credential("Server", f"{dig(geo, 'country')}/{dig(geo, 'city')}".upper()),
         ]
 
-    def proxy_lines(self, resource) -> list[str]:
+    def endpoints(self, resource) -> list[Endpoint]:
         if resource.kind != IPROXY_ACCESS:
             return []
         data = resource.upstream or {}
-        host = f"{dig(data, 'hostname')}:{dig(data, 'port')}"
+        port = str(dig(data, "port"))
+        if not dig(data, "hostname") or not port.isdigit():
+            return []
+        scheme = "socks5" if "socks" in str(dig(data, "listen_service")) else "http"
         if dig(data, "auth_type") == "noauth":
-            return [host]
-        return [f"{host}:{dig(data, 'auth', 'login')}:{dig(data, 'auth', 'password')}"]
+            return [Endpoint(dig(data, "hostname"), int(port), schemes=(scheme,))]
+        login, password = dig(data, "auth", "login"), dig(data, "auth", "password")
+        return [Endpoint(dig(data, "hostname"), int(port), login, password, (scheme,))]
+
+    def refresh(self, resource, actor):
+        return actions.resource_refresh(resource=resource, actor=actor)
+
+    def extend_refusal(self, resource) -> str:
+        if resource.kind != IPROXY_CONNECTION:
+            return "a proxy access follows its phone: extend the phone's plan"
+        return ""
+
+    def extend(self, resource, actor):
+        return actions.connection_prolongate(connection=resource, days=actions.PLAN_DAYS, actor=actor)
 
     def staff_urlpatterns(self) -> list:
         from integrations.iproxy import urls

@@ -303,6 +303,12 @@ def subscription_switch_network(*, resource: Resource, actor: User | None, targe
 # Shared steps --------------------------------------------------------------------------------------
 
 
+def subscription_refresh(*, resource: Resource, actor: User | None) -> Resource:
+    """Read one subscription from the shop (from its list: there is no single read) and mirror it."""
+    _mirror(resource, _fetch(_client(resource), resource.upstream_id))
+    return _audited(resource, actor, "inventory.subscription.refresh", {})
+
+
 def _client(resource: Resource) -> proxyshop.Client:
     return client_for_account(resource.account)
 

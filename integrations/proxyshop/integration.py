@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import forms
 
+from integrations.proxyshop import actions, fulfilment, mirror, rules
 from integrations.proxyshop import client as proxyshop
-from integrations.proxyshop import fulfilment, mirror, rules
 from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN, SHOP_SUBSCRIPTION
 from inventory.models import ResourceStatus
 from inventory.presenters import dig
 from providers import registry
 from providers.http import errors
-from providers.registry import CheckResult, Credential, ProductKind, ResourceKind
+from providers.registry import CheckResult, Credential, Endpoint, ProductKind, ResourceKind
 
 PROTOCOL_LABELS = {"http": "HTTP", "socks5": "SOCKS5", "vless": "VLESS", "shadowsocks": "Shadowsocks"}
 
@@ -58,9 +60,30 @@ class ProxyShop(registry.Integration):
                 rows.append(Credential(label, url, secret=True))
         return rows
 
-    def proxy_lines(self, resource) -> list[str]:
-        url = dig(resource.upstream or {}, "protocols", "http")
-        return [url] if url else []
+    def endpoints(self, resource) -> list[Endpoint]:
+        # One port speaks both HTTP and SOCKS5; the protocol URLs say where it is.
+        data = resource.upstream or {}
+        where, schemes = None, []
+        for scheme in ("http", "socks5"):
+            url = dig(data, "protocols", scheme)
+            parts = urlsplit(url) if url else None
+            try:
+                port = parts.port if parts else None
+            except ValueError:
+                port = None
+            if parts and parts.hostname and port:
+                where = where or (parts.hostname, port)
+                schemes.append(scheme)
+        if where is None:
+            return []
+        username, password = dig(data, "credentials", "username"), dig(data, "credentials", "password")
+        return [Endpoint(where[0], where[1], username, password, tuple(schemes))]
+
+    def refresh(self, resource, actor):
+        return actions.subscription_refresh(resource=resource, actor=actor)
+
+    def extend_refusal(self, resource) -> str:
+        return "a renewal needs a renewal plan chosen: renew it from its page"
 
     def staff_urlpatterns(self) -> list:
         from integrations.proxyshop import urls

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from django import forms
 
+from integrations.unknownproxies import actions, fulfilment, mirror, rules
 from integrations.unknownproxies import client as unknownproxies
-from integrations.unknownproxies import fulfilment, mirror, rules
 from integrations.unknownproxies.kinds import ISP_PROXIES, ISP_TOKEN, RESI_GB, RESI_TOKEN, UNKNOWN_PROXIES
 from inventory.presenters import dig
+from ops.units import GB
 from providers import registry
 from providers.http import errors
-from providers.registry import CheckResult, Credential, ProductKind, ResourceKind
+from providers.registry import CheckResult, Credential, Endpoint, ProductKind, ResourceKind
 
 # Residential traffic goes through the provider's gateway; the token's username/password select it.
-RESI_GATEWAY = "resi.unknownproxies.com:8080"
+RESI_GATEWAY_HOST, RESI_GATEWAY_PORT = "resi.unknownproxies.com", 8080
+RESI_GATEWAY = f"{RESI_GATEWAY_HOST}:{RESI_GATEWAY_PORT}"
+# One staff "extend" of a residential token with a time limit: 30 more days.
+EXTEND_HOURS = 720
 
 
 def _period(hours: int) -> str:
@@ -84,12 +88,46 @@ class UnknownProxies(registry.Integration):
         rows.append(Credential("Proxies", "\n".join(dig(data, "proxies", default=[]))))
         return rows
 
-    def proxy_lines(self, resource) -> list[str]:
+    def endpoints(self, resource) -> list[Endpoint]:
         data = resource.upstream or {}
         if resource.kind == RESI_TOKEN:
-            return [f"{RESI_GATEWAY}:{dig(data, 'username')}:{dig(data, 'password')}"]
-        auth = "" if dig(data, "authType") == "ip" else f":{dig(data, 'username')}:{dig(data, 'password')}"
-        return [f"{proxy}{auth}" for proxy in dig(data, "proxies", default=[])]
+            return [Endpoint(RESI_GATEWAY_HOST, RESI_GATEWAY_PORT, dig(data, "username"), dig(data, "password"))]
+        # An ISP token's proxies are "host:port"; ip-whitelisted ones take no sign-in.
+        user, password = ("", "") if dig(data, "authType") == "ip" else (dig(data, "username"), dig(data, "password"))
+        schemes = ("socks5",) if dig(data, "proxyType") == "socks" else ("http",)
+        found = []
+        for proxy in dig(data, "proxies", default=[]):
+            host, _, port = str(proxy).rpartition(":")
+            if host and port.isdigit():
+                found.append(Endpoint(host, int(port), user, password, schemes))
+        return found
+
+    def refresh(self, resource, actor):
+        return actions.token_refresh(resource=resource, actor=actor)
+
+    def extend_refusal(self, resource) -> str:
+        if resource.kind != RESI_TOKEN:
+            return "ISP tokens have no extension upstream: sell a replacement before expiry"
+        token = self.details(resource)
+        if token is None:
+            return "the mirrored token cannot be read; refresh it first"
+        if not token.duration_hours:
+            return "this token has no time limit to extend"
+        return ""
+
+    def extend(self, resource, actor):
+        token = self.details(resource)
+        return actions.resi_token_modify(
+            resource=resource, actor=actor, duration_hours=token.duration_hours + EXTEND_HOURS
+        )
+
+    def add_gb_refusal(self, resource) -> str:
+        return "" if resource.kind == RESI_TOKEN else "ISP tokens are sold by proxy, not by GB"
+
+    def add_gb(self, resource, gb, actor):
+        return actions.resi_token_modify(
+            resource=resource, actor=actor, data_limit=(resource.data_limit_bytes or 0) + gb * GB
+        )
 
     def staff_urlpatterns(self) -> list:
         from integrations.unknownproxies import urls

@@ -19,7 +19,7 @@ from inventory.models import Resource, ResourceStatus
 from inventory.sync import sync_account
 from providers import registry
 from providers.http.base import BaseClient
-from providers.registry import CheckResult, Credential, ResourceKind
+from providers.registry import CheckResult, Credential, Endpoint, ResourceKind
 from providers.sandbox import SandboxApp
 from providers.sandbox.core import ProviderSim, json_response
 from providers.sandbox.testing import SANDBOX_TEST_URL, sandbox_behind_responses
@@ -95,9 +95,9 @@ class Tiny(registry.Integration):
     def credentials(self, resource) -> list[Credential]:
         return [Credential("Login", resource.upstream["login"]), Credential("Password", "…", secret=True)]
 
-    def proxy_lines(self, resource) -> list[str]:
+    def endpoints(self, resource) -> list[Endpoint]:
         data = resource.upstream
-        return [f"{data['host']}:{data['port']}:{data['login']}:{data['password']}"]
+        return [Endpoint(data["host"], data["port"], data["login"], data["password"])]
 
     def staff_urlpatterns(self) -> list:
         return [path("<int:resource_id>/tiny/panel/", tiny_panel, name="tiny-panel")]

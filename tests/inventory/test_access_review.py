@@ -144,7 +144,7 @@ STAFF_RESOURCE_URLS = [name for name, kwargs in STAFF if kwargs == ["resource_id
 
 
 def url(namespace: str, name: str, kwargs: list[str], cast: Cast | None = None, resource_id: int = MISSING) -> str:
-    values = {"resource_id": resource_id, "export_format": "csv"}
+    values = {"resource_id": resource_id, "export_format": "csv", "job_id": MISSING}
     if "account_id" in kwargs:
         values["account_id"] = cast.accounts[ACCOUNT_KINDS.get(name, IPROXY)].pk if cast else MISSING
     return reverse(f"{namespace}:{name}", kwargs={key: values[key] for key in kwargs})
@@ -394,7 +394,8 @@ def _passwords(resources) -> set[str]:
 
 
 def _page(response) -> str:
-    return html.unescape(response.content.decode(errors="replace"))
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return html.unescape(body.decode(errors="replace"))
 
 
 def test_it_shows_no_secret_on_any_page_message_audit_row_or_log(cast, sandbox, owner, support, alice, bob, caplog):

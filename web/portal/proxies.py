@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -15,15 +14,46 @@ from billing import selectors as billing
 from billing.forms import AutoTopUpForm, OrderForm
 from inventory import presenters, selectors
 from inventory.access import resource_for_customer
+from inventory.forms import PortalFilterForm
 from inventory.models import ResourceStatus
+from ops import seek
 from providers import registry
+from web.exports import export_response
+
+PROXIES_PER_PAGE = 50
+# A customer's list is counted exactly up to here (an index-only count within the customer).
+PORTAL_COUNT_CAP = 100_000
 
 
 @customer_required
 def proxy_list(request):
-    resources = selectors.resources_for_customer(customer=request.user.customer)
+    customer = request.user.customer
+    filters = PortalFilterForm(request.GET or None)
+    criteria = filters.criteria()
+    resources = selectors.resources_for_portal(customer=customer, **criteria)
+    order = seek.sort_order(selectors.PORTAL_SORTS, request.GET.get("sort"))
+    page = seek.seek_page(
+        resources,
+        order,
+        per_page=PROXIES_PER_PAGE,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
+    template = "portal/home.html#results" if request.htmx else "portal/home.html"
     return render(
-        request, "portal/home.html", {"customer": request.user.customer, "resources": resources, "now": timezone.now()}
+        request,
+        template,
+        {
+            "customer": customer,
+            "filters": filters,
+            "filtered": any(criteria.values()),
+            "page": page,
+            "count": seek.list_count(resources, filtered=True, cap=PORTAL_COUNT_CAP),
+            "sort": order,
+            "export_formats": presenters.EXPORT_FORMATS.values(),
+            "now": timezone.now(),
+            **seek.list_queries(request.GET),
+        },
     )
 
 
@@ -75,37 +105,9 @@ def _automation(resource):
 
 @customer_required
 def proxy_export(request, export_format: str):
-    """All the customer's live proxies: CSV with details, or TXT with one `host:port:user:pass` per line."""
-    resources = [r for r in selectors.resources_for_customer(customer=request.user.customer) if r.status != "vanished"]
-    stamp = timezone.now().strftime("%Y%m%d")
-    if export_format == "txt":
-        body = "".join(f"{line}\n" for resource in resources for line in presenters.proxy_lines(resource))
-        response = HttpResponse(body, content_type="text/plain; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="proxies-{stamp}.txt"'
-        return response
-    if export_format != "csv":
+    """All the customer's live proxies in one of `presenters.EXPORT_FORMATS`, streamed row by row."""
+    chosen = presenters.EXPORT_FORMATS.get(export_format)
+    if chosen is None:
         raise Http404("Unknown export format.")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="proxies-{stamp}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["id", "kind", "label", "status", "expires_at", "data_used_bytes", "data_limit_bytes", "proxy"])
-    for resource in resources:
-        for line in presenters.proxy_lines(resource) or [""]:
-            writer.writerow(
-                [
-                    resource.pk,
-                    resource.get_kind_display(),
-                    _csv_safe(resource.label),
-                    resource.status,
-                    resource.expires_at.isoformat() if resource.expires_at else "",
-                    resource.data_used_bytes if resource.data_used_bytes is not None else "",
-                    resource.data_limit_bytes if resource.data_limit_bytes is not None else "",
-                    _csv_safe(line),
-                ]
-            )
-    return response
-
-
-def _csv_safe(value: str) -> str:
-    # Spreadsheet apps run cells starting with = + - @ as formulas: neutralise them.
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
+    resources = selectors.live_resources_for_export(customer=request.user.customer)
+    return export_response(resources, chosen, name="proxies")

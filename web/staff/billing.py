@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import customer_for_staff, owner_required, staff_required
+from accounts.selectors import CUSTOMER_SORTS
 from billing import selectors, services
 from billing.forms import AdjustmentForm, DecisionForm, OrderFilterForm, ProductForm, TopUpForm
 from billing.models import Order, OrderState, Product, format_money
 from inventory.models import Resource
+from ops import seek
 from providers import registry
 from providers.http import errors
 
@@ -30,7 +31,9 @@ def _get_product_for_staff(product_id: int) -> Product:
 @staff_required
 def balance_list(request):
     search = request.GET.get("q", "").strip()
-    page = Paginator(selectors.customers_with_balances(search=search), PER_PAGE).get_page(request.GET.get("page"))
+    customers = selectors.customers_with_balances(search=search)
+    order = seek.sort_order(CUSTOMER_SORTS, request.GET.get("sort"))
+    page = _seek(request, customers, order)
     for customer in page.object_list:
         customer.balance = format_money(customer.balance_cents)
     unknown = Order.objects.filter(state=OrderState.UNKNOWN).count()
@@ -44,14 +47,23 @@ def balance_list(request):
             "q": search,
             "unknown_count": unknown,
             "decision_count": undecided,
+            "count": seek.list_count(customers, filtered=bool(search)),
+            "sort": order,
+            **seek.list_queries(request.GET),
         },
     )
+
+
+def _seek(request, queryset, order: seek.SortOrder) -> seek.SeekPage:
+    after, before = request.GET.get("after", ""), request.GET.get("before", "")
+    return seek.seek_page(queryset, order, per_page=PER_PAGE, after=after, before=before)
 
 
 @staff_required
 def customer_ledger(request, customer_id: int, top_up_form=None, adjust_form=None):
     customer = customer_for_staff(customer_id)
-    page = Paginator(selectors.ledger_for_customer(customer=customer), PER_PAGE).get_page(request.GET.get("page"))
+    entries = selectors.ledger_for_customer(customer=customer)
+    page = _seek(request, entries, selectors.NEWEST_FIRST)
     return render(
         request,
         "staff/billing/customer_ledger.html",
@@ -60,6 +72,8 @@ def customer_ledger(request, customer_id: int, top_up_form=None, adjust_form=Non
             "balance": format_money(services.customer_balance(customer=customer)),
             "page": page,
             "entries": page.object_list,
+            "count": seek.list_count(entries, filtered=True),
+            **seek.list_queries(request.GET),
             "orders": selectors.orders_for_customer(customer=customer)[:20],
             "spending_cap": selectors.spending_cap_cents(customer=customer),
             "automatic_spent": format_money(selectors.automatic_spend_this_month(customer=customer)),
@@ -107,11 +121,19 @@ def adjust(request, customer_id: int):
 def order_list(request):
     filters = OrderFilterForm(request.GET or None)
     state = filters.cleaned_data["state"] if filters.is_valid() else ""
-    page = Paginator(selectors.orders_for_staff(state=state), PER_PAGE).get_page(request.GET.get("page"))
+    orders = selectors.orders_for_staff(state=state)
+    page = _seek(request, orders, selectors.NEWEST_FIRST)
     return render(
         request,
         "staff/billing/order_list.html",
-        {"page": page, "orders": page.object_list, "filters": filters, "state": state},
+        {
+            "page": page,
+            "orders": page.object_list,
+            "filters": filters,
+            "state": state,
+            "count": seek.list_count(orders, filtered=bool(state)),
+            **seek.list_queries(request.GET),
+        },
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -13,6 +12,7 @@ from accounts.access import customer_for_staff, staff_required
 from accounts.models import Customer
 from accounts.staff_forms import CustomerForm, CustomerLoginForm
 from inventory import selectors as inventory_selectors
+from ops import seek
 from payments import services as payment_services
 from providers.models import ProviderAccount
 from web.staff.timeline import timeline_context
@@ -28,7 +28,7 @@ def home(request):
         request,
         "staff/home.html",
         {
-            "customer_count": customers.count(),
+            "customer_count": seek.list_count(customers, filtered=False),
             "active_count": customers.filter(status="active").count(),
             "inventory": inventory_selectors.dashboard_figures(now=now),
             "expiring": inventory_selectors.expiring_soon(now=now),
@@ -40,9 +40,28 @@ def home(request):
 @staff_required
 def customer_list(request):
     search = request.GET.get("q", "").strip()
-    page = Paginator(selectors.customers_for_staff(search=search), CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
+    customers = selectors.customers_for_staff(search=search)
+    order = seek.sort_order(selectors.CUSTOMER_SORTS, request.GET.get("sort"))
+    page = seek.seek_page(
+        customers,
+        order,
+        per_page=CUSTOMERS_PER_PAGE,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
     template = "staff/customer_list.html#results" if request.htmx else "staff/customer_list.html"
-    return render(request, template, {"page": page, "customers": page.object_list, "q": search})
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "customers": page.object_list,
+            "q": search,
+            "count": seek.list_count(customers, filtered=bool(search)),
+            "sort": order,
+            **seek.list_queries(request.GET),
+        },
+    )
 
 
 @staff_required

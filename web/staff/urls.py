@@ -26,6 +26,9 @@ inventory_patterns = [
     path("<int:resource_id>/", inventory.resource_detail, name="resource-detail"),
     path("<int:resource_id>/assign/", inventory.resource_assign, name="resource-assign"),
     path("sync/<int:account_id>/", inventory.account_sync, name="account-sync"),
+    path("bulk/", inventory.bulk_create, name="bulk-create"),
+    path("bulk/<int:job_id>/", inventory.bulk_detail, name="bulk-detail"),
+    path("bulk/<int:job_id>/export/", inventory.bulk_export, name="bulk-export"),
 ]
 
 # namespace "providers", at /staff/providers/
