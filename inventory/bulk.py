@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Customer, User
 from inventory import assignment, presenters
-from inventory.models import BulkItem, BulkJob, Resource
+from inventory.models import BulkItem, BulkJob, Resource, ResourceStatus
 from ops import audit
 from providers import registry
 from providers.http import errors
@@ -118,7 +118,10 @@ def _perform(job: BulkJob, resource: Resource) -> str:
         assignment.resource_assign(resource=resource, customer=job.customer, actor=actor)
         return f"assigned to {job.customer.name}" if job.customer else "back in stock"
     if job.action == BulkJob.Action.REFRESH:
-        integration.refresh(resource, actor)
+        refreshed = integration.refresh(resource, actor)
+        if getattr(refreshed, "status", None) == ResourceStatus.VANISHED:
+            # Upstream no longer lists it: the mirror now says so, and the row reports it rather than "done".
+            raise Refused("gone upstream: marked as vanished")
         return "refreshed from upstream"
     if job.action == BulkJob.Action.EXPORT:
         chosen = presenters.EXPORT_FORMATS[job.export_format]

@@ -251,7 +251,7 @@ def test_the_bought_port_shows_in_the_portal_with_its_credentials(client, funded
     page = client.get(f"/portal/proxies/{access.pk}/").content.decode()
     there = next(a for a in upstream.list_proxy_accesses(warsaw.upstream_id) if a.id == access.upstream_id)
     assert there.auth.login in page and there.auth.password in page and "Change IP now" in page
-    export = client.get("/portal/proxies/export.txt").content.decode()
+    export = b"".join(client.get("/portal/proxies/export.txt").streaming_content).decode()
     assert f"{there.hostname}:{there.port}:{there.auth.login}:{there.auth.password}" in export
 
 

@@ -109,7 +109,12 @@ def test_support_refreshes_every_kind_and_a_vanished_token_fails_alone(
     assert [got[r.pk] for r in rows if r != gone] == [("ok", "refreshed from upstream")] * 4
     assert Resource.objects.get(pk=stock["resi"].pk).data_used_bytes == 11_574_848_653
     actions = set(AuditEvent.objects.filter(actor=support).values_list("action", flat=True))
-    assert {"inventory.token.refresh", "inventory.subscription.refresh", "iproxy.connection.refresh"} <= actions
+    assert {
+        "inventory.resi_token.refresh",
+        "inventory.isp_token.refresh",
+        "inventory.subscription.refresh",
+        "iproxy.connection.refresh",
+    } <= actions
 
 
 def test_a_bulk_export_downloads_the_rows_with_proxies(

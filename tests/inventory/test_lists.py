@@ -172,19 +172,34 @@ def test_the_customer_lists_cost_the_same_queries_at_any_depth(client, support, 
     assert _deep(client, url, params)[0] == counts
 
 
+def _top_ups(customer, amounts: list[int]) -> list[LedgerEntry]:
+    """Ledger rows written in bulk carry the running numbers the ledger service would give them."""
+    last = LedgerEntry.objects.filter(customer=customer).order_by("-sequence").first()
+    sequence, balance = (last.sequence, last.balance_after_cents) if last else (0, 0)
+    rows = []
+    for amount in amounts:
+        sequence, balance = sequence + 1, balance + amount
+        rows.append(
+            LedgerEntry(
+                customer=customer,
+                kind=LedgerEntryKind.TOP_UP,
+                amount_cents=amount,
+                sequence=sequence,
+                balance_after_cents=balance,
+            )
+        )
+    return rows
+
+
 def test_the_ledger_and_order_lists_cost_the_same_queries_at_any_depth(client, support):
     customer = CustomerFactory()
-    LedgerEntry.objects.bulk_create(
-        LedgerEntry(customer=customer, kind=LedgerEntryKind.TOP_UP, amount_cents=100 + n) for n in range(160)
-    )
+    LedgerEntry.objects.bulk_create(_top_ups(customer, [100 + n for n in range(160)]))
     client.force_login(support)
     counts, last = _deep(client, f"/staff/billing/customers/{customer.pk}/")
     assert max(counts) <= MAX_QUERIES
     shown = [e.amount_cents for e in last.context["page"].object_list]
     assert shown == sorted(shown, reverse=True)  # newest first
-    LedgerEntry.objects.bulk_create(
-        LedgerEntry(customer=customer, kind=LedgerEntryKind.TOP_UP, amount_cents=500 + n) for n in range(160)
-    )
+    LedgerEntry.objects.bulk_create(_top_ups(customer, [500 + n for n in range(160)]))
     assert _deep(client, f"/staff/billing/customers/{customer.pk}/")[0] == counts
 
 
