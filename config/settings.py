@@ -405,3 +405,7 @@ SECURE_REDIRECT_EXEMPT += [r"^metrics$"]  # scraped over plain HTTP inside the n
 METRICS_INTERNAL_NETWORKS = env.list(
     "METRICS_INTERNAL_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 )
+
+# Customer API (api/, django-ninja): requests per key and minute before a 429 with Retry-After.
+INSTALLED_APPS += ["ninja", "api"]
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)
