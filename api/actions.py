@@ -3,7 +3,7 @@
 # No `from __future__ import annotations`: the endpoints below are built at import time and ninja reads their
 # annotations as real classes (each action's own input model).
 
-from ninja import Router
+from ninja import Router, Status
 
 from api.auth import require_write
 from api.problems import ApiProblem, Problem
@@ -50,18 +50,21 @@ def _run(request, resource_id: int, name: str, data: dict):
         raise ApiProblem(409, str(exc)) from exc
     except errors.UnknownOutcomeError:
         resource.refresh_from_db()
-        return 202, {
-            "status": "unconfirmed",
-            "message": "The provider's answer was lost: the change may or may not have been made. "
-            "Read the proxy again in a few minutes before retrying.",
-            "proxy": proxy_detail(resource),
-        }
+        return Status(
+            202,
+            {
+                "status": "unconfirmed",
+                "message": "The provider's answer was lost: the change may or may not have been made. "
+                "Read the proxy again in a few minutes before retrying.",
+                "proxy": proxy_detail(resource),
+            },
+        )
     except TRY_LATER as exc:
         raise ApiProblem(503, f"The provider could not be reached; try again later. ({exc.message})") from exc
     except errors.ProviderError as exc:
         raise ApiProblem(409, f"The provider refused the change: {exc.message}") from exc
     resource.refresh_from_db()
-    return 200, {"status": "done", "message": message, "proxy": proxy_detail(resource)}
+    return Status(200, {"status": "done", "message": message, "proxy": proxy_detail(resource)})
 
 
 def _endpoint(name: str, schema):

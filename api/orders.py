@@ -8,7 +8,7 @@ import json
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
-from ninja import Header, Query, Router
+from ninja import Header, Query, Router, Status
 
 from api.auth import require_write
 from api.models import IdempotentRequest
@@ -42,7 +42,7 @@ def order_out(order: Order) -> dict:
 
 def _answer(order: Order):
     # 200 once settled (fulfilled, or failed and refunded); 202 while the provider has not answered for sure.
-    return (200 if order.is_settled else 202), order_out(order)
+    return Status(200 if order.is_settled else 202, order_out(order))
 
 
 def _billing_key(customer, idempotency_key: str) -> str:

@@ -30,7 +30,8 @@ class ProxyOut(Schema):
 
     @staticmethod
     def resolve_kind_label(resource) -> str:
-        return resource.get_kind_display()
+        # A Resource from a list, or a dict already built by `api.proxies.proxy_detail`.
+        return resource["kind_label"] if isinstance(resource, dict) else resource.get_kind_display()
 
 
 class ProxyDetailOut(ProxyOut):
@@ -87,10 +88,6 @@ class OrderOut(Schema):
     message: str
     created_at: dt.datetime
     updated_at: dt.datetime
-
-    @staticmethod
-    def resolve_product_name(order) -> str:
-        return order.product.name
 
 
 class OrderPage(Schema):

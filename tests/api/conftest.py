@@ -32,3 +32,7 @@ def alice_writer(alice):
 @pytest.fixture
 def bob_writer(bob):
     return KeyClient(key_for(bob, can_write=True))
+
+
+# The billing cast (sandbox accounts, products, Alice's money) serves the buy and renew tests too.
+from tests.billing.conftest import funded, resi_account, resi_product, shop_account, shop_product  # noqa: E402, F401
