@@ -139,3 +139,18 @@ def test_a_customer_cannot_revoke_another_customers_key(client, alice, bob):
 def test_staff_cannot_open_the_api_keys_page(client, owner):
     client.force_login(owner)
     assert client.get("/portal/api-keys/").status_code == 403
+
+
+def test_a_portal_session_is_not_an_api_key(client, alice):
+    """Only the key authenticates: a signed-in browser cannot be made to call the API (no CSRF surface)."""
+    client.force_login(alice)
+    assert client.get("/api/balance").status_code == 401
+
+
+def test_a_key_needs_no_csrf_token(alice, funded, shop_product, sandbox):
+    _, raw = api_key_create(user=alice, name="x", can_write=True, actor=alice)
+    client = KeyClient(raw, enforce_csrf_checks=True)
+    response = client.post(
+        "/api/orders", {"product_id": shop_product.pk}, content_type="application/json", HTTP_IDEMPOTENCY_KEY="c1"
+    )
+    assert response.status_code in (200, 202), response.content
