@@ -154,3 +154,13 @@ def test_a_key_needs_no_csrf_token(alice, funded, shop_product, sandbox):
         "/api/orders", {"product_id": shop_product.pk}, content_type="application/json", HTTP_IDEMPOTENCY_KEY="c1"
     )
     assert response.status_code in (200, 202), response.content
+
+
+def test_an_owner_revokes_a_leaked_key_in_the_admin(client, owner, alice):
+    key, raw = api_key_create(user=alice, name="leaked", can_write=True, actor=alice)
+    client.force_login(owner)
+    assert key.prefix in client.get("/admin/accounts/apikey/").content.decode()
+    assert key.key_hash not in client.get(f"/admin/accounts/apikey/{key.pk}/change/").content.decode()
+    client.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    assert KeyClient(raw).get("/api/balance").status_code == 401
+    assert AuditEvent.objects.filter(action="accounts.api_key.revoke", actor=owner).exists()
