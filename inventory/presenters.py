@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +18,11 @@ from providers.registry import Credential
 HIDDEN = "[hidden]"
 
 __all__ = [
+    "EXPORT_FORMATS",
     "Credential",
-    "Export",
     "credentials",
     "dig",
-    "export",
-    "export_formats",
+    "export_chunks",
     "proxy_lines",
     "upstream_for_display",
 ]
@@ -59,55 +59,61 @@ def upstream_for_display(data: Any) -> Any:
     return audit.redact(data, hide=hidden_upstream_keys().__contains__, placeholder=HIDDEN, keep_empty=True)
 
 
+# Export formats: the portal's downloads and the customer API's export endpoint both offer exactly these.
+
+
 @dataclass(frozen=True)
-class Export:
-    """One export file: its text, media type and file name extension."""
-
-    body: str
-    content_type: str
+class ExportFormat:
+    key: str  # the URL's name for it
+    label: str  # what the button says
     extension: str
+    content_type: str
 
 
-def _export_txt(resources) -> Export:
-    body = "".join(f"{line}\n" for resource in resources for line in proxy_lines(resource))
-    return Export(body, "text/plain; charset=utf-8", "txt")
+EXPORT_FORMATS = {
+    f.key: f
+    for f in (
+        ExportFormat("txt", "host:port:user:pass", "txt", "text/plain; charset=utf-8"),
+        ExportFormat("csv", "CSV", "csv", "text/csv; charset=utf-8"),
+    )
+}
+CSV_HEADER = ["id", "kind", "label", "status", "expires_at", "data_used_bytes", "data_limit_bytes", "proxy"]
 
 
-def _export_csv(resources) -> Export:
+def export_chunks(resources: Iterable, export_format: ExportFormat) -> Iterator[str]:
+    """The export as text chunks, one per resource, so a response can stream any number of rows."""
+    kinds = dict(registry.resource_kind_choices())
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "kind", "label", "status", "expires_at", "data_used_bytes", "data_limit_bytes", "proxy"])
+    if export_format.key == "csv":
+        writer.writerow(CSV_HEADER)
     for resource in resources:
-        for line in proxy_lines(resource) or [""]:
-            writer.writerow(
-                [
-                    resource.pk,
-                    resource.get_kind_display(),
-                    _csv_safe(resource.label),
-                    resource.status,
-                    resource.expires_at.isoformat() if resource.expires_at else "",
-                    resource.data_used_bytes if resource.data_used_bytes is not None else "",
-                    resource.data_limit_bytes if resource.data_limit_bytes is not None else "",
-                    _csv_safe(line),
-                ]
-            )
-    return Export(out.getvalue(), "text/csv; charset=utf-8", "csv")
+        lines = proxy_lines(resource)
+        if export_format.key == "csv":
+            writer.writerows(_csv_fields(resource, kinds, line) for line in (lines or [""]))
+        else:
+            out.writelines(f"{line}\n" for line in lines)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
 
 
-def _csv_safe(value: str) -> str:
+def _csv_fields(resource, kinds: dict[str, str], line: str) -> list:
+    def value(number):
+        return "" if number is None else number
+
+    return [
+        resource.id,
+        kinds.get(resource.kind, resource.kind),
+        csv_safe(resource.label),
+        resource.status,
+        resource.expires_at.isoformat() if resource.expires_at else "",
+        value(resource.data_used_bytes),
+        value(resource.data_limit_bytes),
+        csv_safe(line),
+    ]
+
+
+def csv_safe(value: str) -> str:
     # Spreadsheet apps run cells starting with = + - @ as formulas: neutralise them.
     return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
-
-
-# The portal's export links and the customer API's export endpoint both offer exactly these.
-_EXPORTS = {"txt": _export_txt, "csv": _export_csv}
-
-
-def export_formats() -> list[str]:
-    return list(_EXPORTS)
-
-
-def export(resources, export_format: str) -> Export | None:
-    """The resources in one export format (None for a format we do not have)."""
-    writer = _EXPORTS.get(export_format)
-    return writer(list(resources)) if writer else None

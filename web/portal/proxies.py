@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 
 from django.conf import settings
@@ -60,12 +61,37 @@ def _offers(resource) -> dict:
 
 @customer_required
 def proxy_export(request, export_format: str):
-    """All the customer's live proxies in one of the export formats (`inventory.presenters.export_formats`)."""
+    """All the customer's live proxies: CSV with details, or TXT with one `host:port:user:pass` per line."""
     resources = [r for r in selectors.resources_for_customer(customer=request.user.customer) if r.status != "vanished"]
-    exported = presenters.export(resources, export_format)
-    if exported is None:
-        raise Http404("Unknown export format.")
-    response = HttpResponse(exported.body, content_type=exported.content_type)
     stamp = timezone.now().strftime("%Y%m%d")
-    response["Content-Disposition"] = f'attachment; filename="proxies-{stamp}.{exported.extension}"'
+    if export_format == "txt":
+        body = "".join(f"{line}\n" for resource in resources for line in presenters.proxy_lines(resource))
+        response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="proxies-{stamp}.txt"'
+        return response
+    if export_format != "csv":
+        raise Http404("Unknown export format.")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="proxies-{stamp}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["id", "kind", "label", "status", "expires_at", "data_used_bytes", "data_limit_bytes", "proxy"])
+    for resource in resources:
+        for line in presenters.proxy_lines(resource) or [""]:
+            writer.writerow(
+                [
+                    resource.pk,
+                    resource.get_kind_display(),
+                    _csv_safe(resource.label),
+                    resource.status,
+                    resource.expires_at.isoformat() if resource.expires_at else "",
+                    resource.data_used_bytes if resource.data_used_bytes is not None else "",
+                    resource.data_limit_bytes if resource.data_limit_bytes is not None else "",
+                    _csv_safe(line),
+                ]
+            )
     return response
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheet apps run cells starting with = + - @ as formulas: neutralise them.
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
