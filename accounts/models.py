@@ -98,3 +98,30 @@ class User(AbstractUser):
 
     def home_url_name(self) -> str:
         return "staff:home" if self.is_staff_member else "portal:home"
+
+
+class ApiKey(models.Model):
+    """A customer login's key to the customer API: shown once, stored as a SHA-256 hash, revocable.
+
+    The key reads `<prefix>.<secret>`: the prefix is public and finds the row, the secret (256 random bits)
+    is compared by hash, so a database leak gives no usable key and the lookup never scans every row.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    can_write = models.BooleanField(default=False, help_text="Read-write: may buy, renew and change proxies.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

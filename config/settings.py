@@ -419,3 +419,7 @@ METRICS_INTERNAL_NETWORKS = env.list(
 
 # Usage history: fold the samples of past hours and days, and drop those older than a year (inventory.usage).
 CELERY_BEAT_SCHEDULE["downsample-usage"] = {"task": "inventory.downsample_usage", "schedule": 3600.0}
+
+# Customer API (api/, django-ninja): requests per key and minute before a 429 with Retry-After.
+INSTALLED_APPS += ["ninja", "api"]
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)

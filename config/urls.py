@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from api.urls import api
 from ops import health
 from payments import webhooks as payment_webhooks
 from providers import registry
@@ -21,6 +22,7 @@ def _with_integrations(patterns: list, hook: str) -> list:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     path("accounts/", include("accounts.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("payments/webhook/<str:gateway>/", payment_webhooks.receive, name="payment-webhook"),

@@ -10,7 +10,7 @@ importing their modules.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -78,6 +78,35 @@ class CheckResult:
 
     message: str
     balance_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class SelfServiceAction:
+    """One change a customer may make to their own resource from the customer API, as the portal allows.
+
+    `run(resource=, data=, actor=)` validates `data` with the integration's own forms and rules, calls its
+    action and returns what to tell the customer; it raises `ActionInvalid` for bad input, `ActionRefused`
+    for a rule that says no, and lets `ProviderError`s through (the API turns each into a problem answer).
+    `input` is the pydantic model of the request body (None: the action takes none), for the API schema.
+    """
+
+    name: str
+    label: str
+    resource_kind: str
+    run: Callable[..., str]
+    input: type | None = None
+
+
+class ActionInvalid(Exception):
+    """The action's input failed validation; `errors` maps a field name to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
+        self.errors = errors
+
+
+class ActionRefused(Exception):
+    """A rule refuses the action for this resource now (ended, too soon, not on a phone); fit to show."""
 
 
 class Integration:
@@ -159,6 +188,10 @@ class Integration:
         return []
 
     def portal_urlpatterns(self) -> list:
+        return []
+
+    def self_service_actions(self) -> list[SelfServiceAction]:
+        """What a customer may change on their own resources through the customer API (the portal's actions)."""
         return []
 
     # Billing ---------------------------------------------------------------------------------------
@@ -320,6 +353,16 @@ def product_kinds_renewing_any(resource_kind: str) -> list[str]:
         for integration in _REGISTRY.values()
         for kind in integration.product_kinds
         if kind.renews_any and kind.resource_kind == resource_kind
+    ]
+
+
+def self_service_actions(resource_kind: str | None = None) -> list[SelfServiceAction]:
+    """Every integration's customer API actions (of this resource kind, when given)."""
+    return [
+        action
+        for integration in _REGISTRY.values()
+        for action in integration.self_service_actions()
+        if resource_kind is None or action.resource_kind == resource_kind
     ]
 
 

@@ -123,6 +123,11 @@ class IProxy(registry.Integration):
 
         return urls.portal_urlpatterns
 
+    def self_service_actions(self) -> list:
+        from integrations.iproxy import api_actions
+
+        return api_actions.self_service_actions()
+
     def product_fields(self) -> dict:
         return {
             "country": forms.CharField(

@@ -95,6 +95,11 @@ class ProxyShop(registry.Integration):
 
         return urls.portal_urlpatterns
 
+    def self_service_actions(self) -> list:
+        from integrations.proxyshop import api_actions
+
+        return api_actions.self_service_actions()
+
     def product_fields(self) -> dict:
         return {
             "plan_id": forms.CharField(

@@ -139,6 +139,11 @@ class UnknownProxies(registry.Integration):
 
         return urls.portal_urlpatterns
 
+    def self_service_actions(self) -> list:
+        from integrations.unknownproxies import api_actions
+
+        return api_actions.self_service_actions()
+
     def product_fields(self) -> dict:
         return {
             "gb": forms.IntegerField(

@@ -144,7 +144,7 @@ STAFF_RESOURCE_URLS = [name for name, kwargs in STAFF if kwargs == ["resource_id
 
 
 def url(namespace: str, name: str, kwargs: list[str], cast: Cast | None = None, resource_id: int = MISSING) -> str:
-    values = {"resource_id": resource_id, "export_format": "csv", "job_id": MISSING}
+    values = {"resource_id": resource_id, "export_format": "csv", "job_id": MISSING, "key_id": MISSING}
     if "account_id" in kwargs:
         values["account_id"] = cast.accounts[ACCOUNT_KINDS.get(name, IPROXY)].pk if cast else MISSING
     return reverse(f"{namespace}:{name}", kwargs={key: values[key] for key in kwargs})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from web.portal import notifications, payments, proxies, shop
+from web.portal import api_keys, notifications, payments, proxies, shop
 
 # namespace "portal", at /portal/
 portal_patterns = [
@@ -12,6 +12,8 @@ portal_patterns = [
     path("proxies/<int:resource_id>/", proxies.proxy_detail, name="proxy-detail"),
     path("proxies/export.<str:export_format>", proxies.proxy_export, name="proxy-export"),
     path("notifications/", notifications.notification_list, name="notification-list"),
+    path("api-keys/", api_keys.api_key_list, name="api-key-list"),
+    path("api-keys/<int:key_id>/revoke/", api_keys.api_key_revoke, name="api-key-revoke"),
 ]
 
 # namespace "store" (our storefront; "shop" is the proxy-shop provider kind), at /portal/shop/
