@@ -36,3 +36,8 @@ def bob_writer(bob):
 
 # The billing cast (sandbox accounts, products, Alice's money) serves the buy and renew tests too.
 from tests.billing.conftest import funded, resi_account, resi_product, shop_account, shop_product  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True)
+def _orders_run_eagerly(celery_eager):
+    """Orders settle before the API answers (the billing tests do the same); e2e gets a real worker."""

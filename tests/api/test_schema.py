@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 from accounts.api_keys import api_key_create
 from api.urls import api
 from billing import services
+from inventory import presenters
 from inventory.models import Resource
 from inventory.sync import sync_account
 from tests.factories import ResourceFactory
@@ -107,7 +108,7 @@ def test_a_key_never_reaches_another_customers_data(world, alice, bob):
     usage = requests.get(world["base_url"] + "/usage", headers=headers, timeout=10).json()
     assert [item["id"] for item in usage] == [world["ids"][2]]
     export = requests.get(world["base_url"] + "/proxies/export", params={"format": "txt"}, headers=headers, timeout=10)
-    alice_lines = {line for r in Resource.objects.filter(pk__in=alice_ids) for line in r.integration.proxy_lines(r)}
+    alice_lines = {line for r in Resource.objects.filter(pk__in=alice_ids) for line in presenters.proxy_lines(r)}
     assert alice_lines and not alice_lines & set(export.text.splitlines())
     assert requests.get(world["base_url"] + "/ledger", headers=headers, timeout=10).json()["items"] == []
     assert requests.get(world["base_url"] + "/balance", headers=headers, timeout=10).json()["balance_cents"] == 0
