@@ -19,6 +19,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Customer, User
@@ -38,6 +39,7 @@ from billing.selectors import open_renewal_exists, renewal_product_for
 from inventory.assignment import resource_assign
 from inventory.mirror import Row, mirror_row
 from inventory.models import Resource, ResourceStatus
+from notifications.services import notify
 from ops import audit
 from providers import crypto, registry
 from providers.http import errors
@@ -590,6 +592,7 @@ def _settle_fulfilled(order: Order, rows: list[Row], *, actor: User | None, reco
             customer=locked.customer,
             data={"resources": [resource.pk for resource in resources], "price_cents": locked.price_cents},
         )
+        _notify_settled(locked)
     return locked
 
 
@@ -664,6 +667,7 @@ def _settle_failed(
             customer=locked.customer,
             data={"error_code": locked.error_code, "error": locked.error, "refund_cents": locked.price_cents},
         )
+        _notify_settled(locked)
     return locked
 
 
@@ -731,6 +735,27 @@ def customer_message(order: Order) -> str:
     if order.state in (OrderState.PENDING, OrderState.SUBMITTED):
         return "Your order is being processed."
     return CUSTOMER_MESSAGES.get(order.error_code, CUSTOMER_MESSAGES["refused"])
+
+
+def _notify_settled(order: Order) -> None:
+    """Tell the customer's logins (feed, chosen channels, webhooks) and staff how an order ended; sent on commit."""
+    done = order.state == OrderState.FULFILLED
+    topic = "renewal" if order.kind == OrderKind.RENEWAL else "order"
+    notify(
+        customer=order.customer,
+        event=f"{topic}.{'fulfilled' if done else 'failed'}",
+        subject=f"{'Renewal' if topic == 'renewal' else 'Order'} {order.pk} {'done' if done else 'failed'}: "
+        f"{order.product.name}",
+        body=customer_message(order),
+        link=reverse("store:order-detail", args=[order.pk]),
+        key=f"order:{order.pk}:{order.state}",
+        data={
+            "order": order.pk,
+            "state": order.state,
+            "price_cents": order.price_cents,
+            "error_code": order.error_code,
+        },
+    )
 
 
 # Helpers ---------------------------------------------------------------------------------------------

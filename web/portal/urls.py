@@ -12,6 +12,13 @@ portal_patterns = [
     path("proxies/<int:resource_id>/", proxies.proxy_detail, name="proxy-detail"),
     path("proxies/export.<str:export_format>", proxies.proxy_export, name="proxy-export"),
     path("notifications/", notifications.notification_list, name="notification-list"),
+    path("notifications/read/", notifications.notification_read_all, name="notification-read-all"),
+    path("notifications/<int:notification_id>/read/", notifications.notification_read, name="notification-read"),
+    path("notifications/settings/", notifications.notification_settings, name="notification-settings"),
+    path("notifications/telegram/link/", notifications.telegram_link, name="telegram-link"),
+    path("notifications/telegram/unlink/", notifications.telegram_unlink, name="telegram-unlink"),
+    path("notifications/webhooks/", notifications.webhook_create, name="webhook-create"),
+    path("notifications/webhooks/<int:endpoint_id>/delete/", notifications.webhook_delete, name="webhook-delete"),
 ]
 
 # namespace "store" (our storefront; "shop" is the proxy-shop provider kind), at /portal/shop/
