@@ -1,6 +1,6 @@
 """The brand every page and email shows: BRAND_* settings, with the owner's edits (BrandOverride) on top.
 
-Read once per request through a short cache: base.html and every email ask for it, and it changes rarely.
+One small query each time it is read (once per page, once per email), so an edit shows at once everywhere.
 """
 
 from __future__ import annotations
@@ -9,14 +9,11 @@ import re
 from dataclasses import dataclass, fields
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 
 from branding.models import BrandOverride
 from ops import audit
 
-CACHE_KEY = "branding:brand"
-CACHE_SECONDS = 60
 EDITABLE = (
     "site_name",
     "logo_url",
@@ -70,15 +67,11 @@ def from_settings() -> Brand:
 
 def current() -> Brand:
     """The brand in force: each non-blank field of the owner's override replaces the setting."""
-    cached = cache.get(CACHE_KEY)
-    if isinstance(cached, Brand):
-        return cached
     base = from_settings()
     override = BrandOverride.objects.order_by("pk").first()
     if override is not None:
         changes = {name: value for name in EDITABLE if (value := getattr(override, name))}
         base = Brand(**{f.name: changes.get(f.name, getattr(base, f.name)) for f in fields(Brand)})
-    cache.set(CACHE_KEY, base, CACHE_SECONDS)
     return base
 
 
@@ -101,6 +94,4 @@ def brand_update(*, actor, **changes: str) -> BrandOverride:
     override.save()
     changed = {name: value for name, value in changes.items() if before[name] != value}
     audit.record(action="branding.update", actor=actor, target=override, data={"changed": changed})
-    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
-    cache.delete(CACHE_KEY)
     return override

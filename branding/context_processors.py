@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from django.utils.functional import SimpleLazyObject
+
 from branding.brand import current
 
 
 def brand(request):
-    return {"BRAND": current()}
+    # Lazy: a page that never shows the brand (a fragment for htmx) costs no query.
+    return {"BRAND": SimpleLazyObject(current)}

@@ -9,6 +9,10 @@ from branding.models import BrandOverride
 
 
 class BrandForm(forms.ModelForm):
+    logo_url = forms.URLField(
+        required=False, assume_scheme="https", help_text="An image shown before the site name.", label="Logo URL"
+    )
+
     class Meta:
         model = BrandOverride
         fields = EDITABLE
