@@ -161,7 +161,8 @@ def _queue(notification: Notification, *, channel: str, target: str, endpoint: W
     from notifications.tasks import deliver
 
     delivery = Delivery.objects.create(notification=notification, channel=channel, target=target, endpoint=endpoint)
-    transaction.on_commit(lambda: deliver.delay(delivery.pk))
+    # Robust: a broker that is down must not undo the feed row; the sweep (deliveries_requeue) sends it later.
+    transaction.on_commit(lambda: deliver.delay(delivery.pk), robust=True)
 
 
 # Preferences ---------------------------------------------------------------------------------------
@@ -221,7 +222,7 @@ def delivery_attempt(*, delivery_id: int) -> bool | None:
     """Try one delivery once and log the attempt; True sent, False worth retrying, None done (sent or given up)."""
     with transaction.atomic():
         delivery = (
-            Delivery.objects.select_for_update()
+            Delivery.objects.select_for_update(of=("self",))
             .select_related("notification", "endpoint")
             .filter(pk=delivery_id, status=Delivery.Status.PENDING)
             .first()
@@ -470,7 +471,7 @@ def telegram_start_handle(*, start: StartCommand, now: dt.datetime | None = None
     now = now or timezone.now()
     name = current_brand().site_name or "our portal"
     link = (
-        TelegramLink.objects.select_for_update().select_related("user").filter(code=start.payload).first()
+        TelegramLink.objects.select_for_update(of=("self",)).select_related("user").filter(code=start.payload).first()
         if start.payload
         else None
     )
