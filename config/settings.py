@@ -438,6 +438,7 @@ STAFF_NOTIFY_EMAILS = env_emails("STAFF_NOTIFY_EMAILS")
 STAFF_TELEGRAM_CHAT_ID = env.str("STAFF_TELEGRAM_CHAT_ID", default="")
 # Customers' webhook URLs must be public https addresses; development and tests post to this machine.
 NOTIFY_WEBHOOK_ALLOW_PRIVATE = env.bool("NOTIFY_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+CELERY_BEAT_SCHEDULE["requeue-lost-deliveries"] = {"task": "notifications.requeue_lost_deliveries", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["poll-telegram"] = {
     "task": "notifications.poll_telegram",
     "schedule": env.float("TELEGRAM_POLL_SECONDS", 10.0),

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from accounts.models import Customer, Role, User
@@ -53,6 +53,8 @@ RETRY_MAX_SECONDS = 3600
 EXCERPT = 300
 WEBHOOK_TIMEOUT_SECONDS = 10
 LINK_CODE_TTL = dt.timedelta(hours=1)
+LOST_AFTER = dt.timedelta(minutes=10)
+GIVE_UP_AFTER = dt.timedelta(days=2)
 BOT_USERNAME_CACHE_KEY = "notifications:telegram-bot-username"
 # The event's first word names its kind, except alerts, whose second word does (alert.expiry -> expiry).
 KIND_OF_PREFIX = {"order": Kind.ORDER, "payment": Kind.PAYMENT, "renewal": Kind.RENEWAL}
@@ -266,6 +268,28 @@ def _send(delivery: Delivery) -> tuple[int | None, str, str, bool]:
     except Exception as exc:
         logger.exception("notifications: delivery %s failed", delivery.pk)
         return None, "", f"{type(exc).__name__}: {exc}", mail.is_worth_retrying(exc)
+
+
+def deliveries_requeue(*, now: dt.datetime | None = None) -> int:
+    """Queue again the pending deliveries whose task was lost (broker down when queued, worker died mid-retry).
+
+    A delivery is presumed lost when nothing happened to it for longer than its next retry's wait plus a margin.
+    """
+    from notifications.tasks import deliver
+
+    now = now or timezone.now()
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING, created_at__gte=now - GIVE_UP_AFTER).annotate(
+        last_try=Max("attempt_log__at")
+    )
+    lost = [
+        delivery.pk
+        for delivery in pending
+        if now - (delivery.last_try or delivery.created_at)
+        > dt.timedelta(seconds=retry_countdown(delivery.attempts + 1)) + LOST_AFTER
+    ]
+    for delivery_id in lost:
+        deliver.delay(delivery_id)
+    return len(lost)
 
 
 def absolute(link: str) -> str:

@@ -1,4 +1,4 @@
-"""Thin Celery tasks: one delivery (retried with a growing wait), and polling the Telegram bot."""
+"""Thin Celery tasks: one delivery (retried with a growing wait), the sweep of lost ones, polling the bot."""
 
 from __future__ import annotations
 
@@ -21,3 +21,8 @@ def poll_telegram() -> int:
     if not settings.TELEGRAM_BOT_TOKEN:
         return 0
     return services.telegram_updates_poll()
+
+
+@shared_task(name="notifications.requeue_lost_deliveries", ignore_result=True)
+def requeue_lost_deliveries() -> int:
+    return services.deliveries_requeue()

@@ -109,3 +109,18 @@ def test_the_portal_grid_saves_the_choices(client, alice):
 def test_staff_do_not_use_the_portal_settings(client, support, path):
     client.force_login(support)
     assert client.get(path).status_code == 403
+
+
+def test_a_delivery_whose_task_was_lost_is_queued_again(alice, customer_a, deliver_now, mailoutbox):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    (notification,) = tell(customer_a)  # queued on a commit that never ran here: the task is lost
+    delivery = notification.deliveries.get()
+    assert services.deliveries_requeue() == 0  # too early to call it lost
+    with deliver_now():
+        assert services.deliveries_requeue(now=timezone.now() + dt.timedelta(minutes=15)) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENT
+    assert len(mailoutbox) == 1
