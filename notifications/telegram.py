@@ -1,7 +1,7 @@
 """A client for the Telegram Bot API (https://core.telegram.org/bots/api), the few methods we use.
 
-Plain `requests` on one session and one `_request()`: the API is a JSON POST per method to
-`<TELEGRAM_API_BASE>/bot<token>/<method>`, answering `{"ok": true, "result": ...}` or
+Plain `requests` on one session and one `_request()`: the API is a call per method (GET for reads, a JSON POST
+for changes) to `<TELEGRAM_API_BASE>/bot<token>/<method>`, answering `{"ok": true, "result": ...}` or
 `{"ok": false, "error_code": ..., "description": ...}`. In demo and tests the base is the sandbox twin.
 """
 
@@ -47,9 +47,13 @@ class TelegramClient:
         self.base = f"{api_base.rstrip('/')}/bot{token}"
         self.session = requests.Session()
 
-    def _request(self, method: str, payload: dict[str, Any] | None = None) -> Any:
+    def _request(self, method: str, payload: dict[str, Any] | None = None, *, read_only: bool = False) -> Any:
+        """One Bot API call; reads go as GET (the API takes either), so only changes are POSTed."""
         try:
-            response = self.session.post(f"{self.base}/{method}", json=payload or {}, timeout=TIMEOUT_SECONDS)
+            if read_only:
+                response = self.session.get(f"{self.base}/{method}", params=payload, timeout=TIMEOUT_SECONDS)
+            else:
+                response = self.session.post(f"{self.base}/{method}", json=payload or {}, timeout=TIMEOUT_SECONDS)
         except requests.RequestException as exc:
             raise TelegramError(f"{method}: {type(exc).__name__}") from exc
         try:
@@ -68,7 +72,7 @@ class TelegramClient:
 
     def get_me(self) -> str:
         """getMe: the bot's username (for the t.me deep link)."""
-        return str(self._request("getMe").get("username", ""))
+        return str(self._request("getMe", read_only=True).get("username", ""))
 
     def send_message(self, *, chat_id: str, text: str) -> int:
         """sendMessage: plain text (no parse mode, so nothing in it is read as markup); returns the message id."""

@@ -49,16 +49,16 @@ def notification_list(request):
     )
 
 
-@require_POST
 @customer_required
+@require_POST
 def notification_read(request, notification_id: int):
     get_object_or_404(Notification, pk=notification_id, user=request.user)
     services.notification_mark_read(user=request.user, notification_id=notification_id)
     return redirect("portal:notification-list")
 
 
-@require_POST
 @customer_required
+@require_POST
 def notification_read_all(request):
     count = services.notification_mark_read(user=request.user)
     messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
@@ -98,8 +98,8 @@ def notification_settings(request):
     return redirect("portal:notification-settings")
 
 
-@require_POST
 @customer_required
+@require_POST
 def telegram_link(request):
     try:
         deep_link = services.telegram_link_start(user=request.user)
@@ -109,16 +109,16 @@ def telegram_link(request):
     return _settings_page(request, deep_link=deep_link)
 
 
-@require_POST
 @customer_required
+@require_POST
 def telegram_unlink(request):
     services.telegram_unlink(user=request.user)
     messages.success(request, "Telegram unlinked: nothing more goes to that chat.")
     return redirect("portal:notification-settings")
 
 
-@require_POST
 @customer_required
+@require_POST
 def webhook_create(request):
     form = WebhookEndpointForm(request.POST)
     if not form.is_valid():
@@ -127,8 +127,8 @@ def webhook_create(request):
     return _settings_page(request, new_endpoint=endpoint)
 
 
-@require_POST
 @customer_required
+@require_POST
 def webhook_delete(request, endpoint_id: int):
     endpoint = _get_endpoint_for_user(request.user, endpoint_id)
     services.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
