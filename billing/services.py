@@ -24,6 +24,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Customer, User
@@ -46,6 +47,7 @@ from billing.selectors import automatic_spend_this_month, open_renewal_exists, r
 from inventory.assignment import resource_assign
 from inventory.mirror import Row, mirror_row
 from inventory.models import Resource, ResourceStatus
+from notifications.services import notify
 from ops import audit
 from providers import crypto, registry
 from providers.http import errors
@@ -726,6 +728,7 @@ def _fulfilled(order: Order, resources: list[Resource], *, actor: User | None, r
         customer=order.customer,
         data={"resources": [resource.pk for resource in resources], "price_cents": order.price_cents},
     )
+    _notify_settled(order)
     return order
 
 
@@ -808,6 +811,7 @@ def _settle_failed(
             customer=locked.customer,
             data={"error_code": locked.error_code, "error": locked.error, "refund_cents": locked.price_cents},
         )
+        _notify_settled(locked)
     return locked
 
 
@@ -1019,6 +1023,27 @@ def customer_message(order: Order) -> str:
     if order.state == OrderState.NEEDS_DECISION:
         return CUSTOMER_MESSAGES["unknown"]
     return CUSTOMER_MESSAGES.get(order.error_code, CUSTOMER_MESSAGES["refused"])
+
+
+def _notify_settled(order: Order) -> None:
+    """Tell the customer's logins (feed, chosen channels, webhooks) and staff how an order ended; sent on commit."""
+    done = order.state == OrderState.FULFILLED
+    topic = "renewal" if order.kind == OrderKind.RENEWAL else "order"
+    notify(
+        customer=order.customer,
+        event=f"{topic}.{'fulfilled' if done else 'failed'}",
+        subject=f"{'Renewal' if topic == 'renewal' else 'Order'} {order.pk} {'done' if done else 'failed'}: "
+        f"{order.product.name}",
+        body=customer_message(order),
+        link=reverse("store:order-detail", args=[order.pk]),
+        key=f"order:{order.pk}:{order.state}",
+        data={
+            "order": order.pk,
+            "state": order.state,
+            "price_cents": order.price_cents,
+            "error_code": order.error_code,
+        },
+    )
 
 
 # Helpers ---------------------------------------------------------------------------------------------

@@ -423,3 +423,41 @@ CELERY_BEAT_SCHEDULE["downsample-usage"] = {"task": "inventory.downsample_usage"
 # Customer API (api/, django-ninja): requests per key and minute before a 429 with Retry-After.
 INSTALLED_APPS += ["ninja", "api"]
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)
+
+# Our brand (branding app): what every page and email shows; the owner can override each field at /staff/brand/.
+BRAND_SITE_NAME = env.str("BRAND_SITE_NAME", default="Proxy Reseller")
+BRAND_LOGO_URL = env.str("BRAND_LOGO_URL", default="")
+BRAND_LOGO_SVG = env.str("BRAND_LOGO_SVG", default="")  # inline <svg>…</svg>, used when there is no logo URL
+BRAND_ACCENT_COLOUR = env.str("BRAND_ACCENT_COLOUR", default="#2454d6")
+BRAND_HEADER_COLOUR = env.str("BRAND_HEADER_COLOUR", default="#1d2330")
+BRAND_SUPPORT_EMAIL = env.str("BRAND_SUPPORT_EMAIL", default="")
+BRAND_FOOTER = env.str("BRAND_FOOTER", default="")
+BRAND_EMAIL_SUBJECT_PREFIX = env.str("BRAND_EMAIL_SUBJECT_PREFIX", default="")  # e.g. "[Acme]"
+OTP_TOTP_ISSUER = BRAND_SITE_NAME
+if "DEFAULT_FROM_EMAIL" not in env:
+    DEFAULT_FROM_EMAIL = SERVER_EMAIL = f"{BRAND_SITE_NAME} <no-reply@localhost>"
+
+# Notifications (notifications app): feed, email, Telegram and signed webhooks; see notifications/services.py.
+# The Telegram bot reads its users' messages by getUpdates polling from Celery beat (no public URL needed).
+INSTALLED_APPS += ["branding", "notifications"]
+TEMPLATES[0]["OPTIONS"]["context_processors"] += [
+    "branding.context_processors.brand",
+    "notifications.context_processors.unread",
+]
+SITE_URL = env.str("SITE_URL", default="")  # makes links in Telegram messages and webhooks absolute
+TELEGRAM_BOT_TOKEN = env.str(
+    "TELEGRAM_BOT_TOKEN", default="7000000001:sandbox-bot-token-for-the-demo" if DEMO_MODE else ""
+)
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")  # else asked with getMe
+TELEGRAM_API_BASE = env.str(
+    "TELEGRAM_API_BASE", default=f"{SANDBOX_URL}/telegram" if DEMO_MODE else "https://api.telegram.org"
+)
+STAFF_NOTIFY_EMAILS = env_emails("STAFF_NOTIFY_EMAILS")
+STAFF_TELEGRAM_CHAT_ID = env.str("STAFF_TELEGRAM_CHAT_ID", default="")
+# Customers' webhook URLs must be public https addresses; development and tests post to this machine.
+NOTIFY_WEBHOOK_ALLOW_PRIVATE = env.bool("NOTIFY_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+CELERY_BEAT_SCHEDULE["requeue-lost-deliveries"] = {"task": "notifications.requeue_lost_deliveries", "schedule": 300.0}
+CELERY_BEAT_SCHEDULE["poll-telegram"] = {
+    "task": "notifications.poll_telegram",
+    "schedule": env.float("TELEGRAM_POLL_SECONDS", 10.0),
+}

@@ -8,7 +8,9 @@ unique constraint decides, so two workers running at once never both create (and
 The cycle is what makes a repeat a new warning: a renewal moves the expiry, a top-up changes the limit.
 
 Delivery is separate from detection: an email that fails is kept on the Alert (`delivery_error`) and sent
-again by `alerts_deliver_pending()` on a later run, without stopping the other alerts.
+again by `alerts_deliver_pending()` on a later run, without stopping the other alerts. A customer with
+portal logins is told through `notifications` (each login's feed and chosen channels, once per alert);
+the alert email then goes to staff alone. A customer without logins is emailed at the contact address.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Customer, Role, User
+from branding.brand import current as current_brand
 from inventory import usage
 from inventory.models import SENDING_PREFIX, Alert, Resource, ResourceStatus, UsageSample
+from notifications import services as notifications
+from notifications.models import Channel, Kind, Notification
 from ops import audit, mail
 from ops.units import format_gb as gb
 from providers import crypto, registry
@@ -369,16 +375,51 @@ def _is_due(alert: Alert, *, now: dt.datetime) -> bool:
     return True
 
 
-def _recipients(alert: Alert) -> tuple[list[str], list[str]]:
+def _recipients(alert: Alert, *, customer_told: bool) -> tuple[list[str], list[str]]:
     """(to, bcc): an active customer is addressed directly with staff in copy; otherwise staff alone.
 
-    Staff are blind-copied so a customer never sees their addresses.
+    Staff are blind-copied so a customer never sees their addresses. A customer told through their logins'
+    notifications is not emailed here as well.
     """
     staff = staff_emails()
     customer = alert.customer
-    if alert.kind in STAFF_ONLY_KINDS or customer is None or not customer.is_active or not customer.contact_email:
+    if customer_told or not _addresses_customer(alert) or not customer.contact_email:
         return staff, []
     return [customer.contact_email], [email for email in staff if email != customer.contact_email]
+
+
+def _addresses_customer(alert: Alert) -> bool:
+    return alert.kind not in STAFF_ONLY_KINDS and alert.customer is not None and alert.customer.is_active
+
+
+def _tell(alert: Alert) -> list[str]:
+    """Tell the customer's logins (their feed and chosen channels) and the staff chat; the logins told.
+
+    Keyed by the alert, so telling it again (a delivery retried after a crash) tells no one twice.
+    """
+    if alert.kind not in Kind.values:
+        return []
+    customer = alert.customer if _addresses_customer(alert) else None
+    context = _context(alert)
+    advice = render_to_string(f"email/alert_{alert.kind}_advice.txt", context) if customer is not None else ""
+    told = notifications.notify(
+        customer=customer,
+        event=f"alert.{alert.kind}",
+        subject=_subject(alert, context, prefixed=False),
+        body=f"{alert.message}\n\n{advice}".strip(),
+        link=reverse("portal:proxy-detail", args=[alert.resource_id]) if customer and alert.resource_id else "",
+        key=f"alert:{alert.pk}",
+        data={"alert": alert.pk, "kind": alert.kind, "threshold": alert.threshold, "resource": alert.resource_id},
+        staff_channels=(Channel.TELEGRAM,),
+    )
+    told_logins = [notification.user.get_username() for notification in told]
+    if customer is not None and not told_logins:  # told on an earlier try of this delivery
+        told_logins = list(
+            Notification.objects.filter(key=f"alert:{alert.pk}", user__isnull=False).values_list(
+                "user__username", flat=True
+            )
+        )
+    return told_logins
 
 
 def _deliver(alert: Alert) -> bool:
@@ -391,26 +432,30 @@ def _deliver(alert: Alert) -> bool:
     )
     if not claimed:
         return False  # delivered or being delivered by another run
-    to, bcc = _recipients(alert)
+    has_logins = _addresses_customer(alert) and notifications.customer_logins(alert.customer).exists()
+    to, bcc = _recipients(alert, customer_told=has_logins)
     alert.recipients = to + bcc
     alert.delivered_at = None
-    if not alert.recipients:
+    if not alert.recipients and not has_logins:
         alert.delivery_error = NO_RECIPIENTS
     else:
         try:
-            _email(alert, to=to, bcc=bcc).send()
+            if to:
+                _email(alert, to=to, bcc=bcc).send()
         except Exception as exc:
             logger.exception("alerts: could not send alert %s", alert.pk)
             alert.delivery_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         else:
+            # The email went (or there was none to send): now the customer's logins and the staff chat.
+            alert.recipients += [f"{login} (portal login)" for login in _tell(alert)]
             alert.delivered_at = timezone.now()
             alert.delivery_error = ""
     alert.save(update_fields=["recipients", "delivered_at", "delivery_error"])
     return alert.delivered_at is not None
 
 
-def _email(alert: Alert, *, to: list[str], bcc: list[str]) -> EmailMessage:
-    context = {
+def _context(alert: Alert) -> dict:
+    return {
         "alert": alert,
         "message": alert.message,
         "resource": alert.resource,
@@ -419,7 +464,17 @@ def _email(alert: Alert, *, to: list[str], bcc: list[str]) -> EmailMessage:
         # Why it cannot be renewed (e.g. sold for a fixed period: buy a replacement); "" when it can.
         "not_renewable": alert.resource.integration.renewable(alert.resource, timezone.now()) if alert.resource else "",
     }
+
+
+def _subject(alert: Alert, context: dict, *, prefixed: bool = True) -> str:
     subject = " ".join(render_to_string(f"email/alert_{alert.kind}_subject.txt", context).split())
+    prefix = current_brand().subject_prefix.strip()
+    return subject.removeprefix(prefix).strip() if prefix and not prefixed else subject
+
+
+def _email(alert: Alert, *, to: list[str], bcc: list[str]) -> EmailMessage:
+    context = _context(alert)
+    subject = _subject(alert, context)
     body = render_to_string(f"email/alert_{alert.kind}_body.txt", context)
     # Already in a Celery task that records and retries failures itself: sent now, not queued (ops.mail).
     return EmailMessage(subject=subject, body=body, to=to, bcc=bcc, connection=mail.sending_connection())

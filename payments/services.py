@@ -14,11 +14,13 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Customer, User
 from billing import services as billing
 from billing.models import LedgerEntry, LedgerEntryKind, format_money
+from notifications.services import notify
 from ops import audit
 from payments import gateways
 from payments.gateways.base import EventKind, GatewayError, GatewayEvent
@@ -145,6 +147,16 @@ def _apply(payment: Payment, event: GatewayEvent) -> str:
             payment.payment_ref = event.payment_ref
             payment.paid_at = timezone.now()
             payment.save(update_fields=["status", "paid_cents", "payment_ref", "paid_at", "updated_at"])
+        if new:
+            notify(
+                customer=payment.customer,
+                event="payment.credited",
+                subject=f"Top-up credited: {entry.amount}",
+                body=f"Your online payment {payment.pk} of {entry.amount} was added to your balance.",
+                link=reverse("store:payment-detail", args=[payment.pk]),
+                key=f"payment:{payment.pk}:paid",
+                data={"payment": payment.pk, "amount_cents": event.amount_cents, "currency": payment.currency},
+            )
         return f"credited {entry.amount}" if new else "already credited"
     if event.kind == EventKind.EXPIRED:
         if payment.status == PaymentStatus.OPEN:

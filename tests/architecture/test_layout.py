@@ -11,7 +11,20 @@ import pytest
 from providers import registry
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-CORE_APPS = ("accounts", "api", "billing", "config", "demo", "inventory", "ops", "payments", "providers", "web")
+CORE_APPS = (
+    "accounts",
+    "api",
+    "billing",
+    "branding",
+    "config",
+    "demo",
+    "inventory",
+    "notifications",
+    "ops",
+    "payments",
+    "providers",
+    "web",
+)
 
 
 def registered_names() -> set[str]:

@@ -14,6 +14,13 @@ portal_patterns = [
     path("notifications/", notifications.notification_list, name="notification-list"),
     path("api-keys/", api_keys.api_key_list, name="api-key-list"),
     path("api-keys/<int:key_id>/revoke/", api_keys.api_key_revoke, name="api-key-revoke"),
+    path("notifications/read/", notifications.notification_read_all, name="notification-read-all"),
+    path("notifications/<int:notification_id>/read/", notifications.notification_read, name="notification-read"),
+    path("notifications/settings/", notifications.notification_settings, name="notification-settings"),
+    path("notifications/telegram/link/", notifications.telegram_link, name="telegram-link"),
+    path("notifications/telegram/unlink/", notifications.telegram_unlink, name="telegram-unlink"),
+    path("notifications/webhooks/", notifications.webhook_create, name="webhook-create"),
+    path("notifications/webhooks/<int:endpoint_id>/delete/", notifications.webhook_delete, name="webhook-delete"),
 ]
 
 # namespace "store" (our storefront; "shop" is the proxy-shop provider kind), at /portal/shop/

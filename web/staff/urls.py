@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from web.staff import alerts, audit, billing, customers, inventory, margins, payments, providers, timeline
+from web.staff import (
+    alerts,
+    audit,
+    billing,
+    customers,
+    inventory,
+    margins,
+    notifications,
+    payments,
+    providers,
+    timeline,
+)
 
 # namespace "staff", at /staff/
 staff_patterns = [
@@ -18,6 +29,8 @@ staff_patterns = [
     path("audit/", audit.audit_log, name="audit-log"),
     path("alerts/", alerts.alert_list, name="alert-list"),
     path("alerts/<int:alert_id>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
+    path("notifications/deliveries/", notifications.delivery_list, name="delivery-list"),
+    path("brand/", notifications.brand_edit, name="brand"),
 ]
 
 # namespace "inventory", at /staff/inventory/
