@@ -10,6 +10,7 @@ from django.core import mail
 from billing import automatic, services, tasks
 from billing.models import AutoRenewal, AutoTopUp, LedgerEntry, Order, OrderState, OrderTrigger, Product, SpendingCap
 from inventory.models import Alert, Resource
+from notifications.models import Notification
 from ops.models import AuditEvent
 
 
@@ -90,7 +91,11 @@ def test_auto_renew_without_enough_money_warns_and_charges_nothing(sandbox, cust
     assert alert.customer == customer_a
     assert "nothing was charged" in alert.message
     assert "Insufficient balance" in alert.message
-    assert [message.to for message in mail.outbox] == [["alice@example.com"]]
+    # A customer with portal logins is told through the notifications (feed, then their channels); the alert
+    # email itself goes to staff.
+    told = Notification.objects.get(user=alice, key=f"alert:{alert.pk}")
+    assert "nothing was charged" in told.body
+    assert [message.to for message in mail.outbox] == [["owner@example.com"]]
 
     # Warned again when less than a day is left, still without a charge.
     automatic.auto_renew_due(now=resource.expires_at - dt.timedelta(hours=12))
