@@ -217,6 +217,25 @@ def automatic_spend_this_month(*, customer: Customer, now: dt.datetime | None = 
     return total or 0
 
 
+def automatic_spending(*, customer: Customer, now: dt.datetime | None = None) -> tuple[int | None, int]:
+    """(monthly cap, spent this month by automatic orders) in one query, for the pages that show both."""
+    spent = (
+        Order.objects.filter(customer=OuterRef("pk"), created_at__gte=month_start(now))
+        .exclude(trigger=OrderTrigger.MANUAL)
+        .exclude(state=OrderState.FAILED)
+        .values("customer")
+        .annotate(total=Sum("price_cents"))
+        .values("total")[:1]
+    )
+    cap = SpendingCap.objects.filter(customer=OuterRef("pk")).values("monthly_cap_cents")[:1]
+    return (
+        Customer.objects.filter(pk=customer.pk)
+        .annotate(cap=Subquery(cap), spent=Coalesce(Subquery(spent), Value(0)))
+        .values_list("cap", "spent")
+        .get()
+    )
+
+
 def spending_cap_cents(*, customer: Customer) -> int | None:
     return SpendingCap.objects.filter(customer=customer).values_list("monthly_cap_cents", flat=True).first()
 

@@ -64,6 +64,7 @@ def customer_ledger(request, customer_id: int, top_up_form=None, adjust_form=Non
     customer = customer_for_staff(customer_id)
     entries = selectors.ledger_for_customer(customer=customer)
     page = _seek(request, entries, selectors.NEWEST_FIRST)
+    spending_cap, automatic_spent = selectors.automatic_spending(customer=customer)
     return render(
         request,
         "staff/billing/customer_ledger.html",
@@ -75,8 +76,8 @@ def customer_ledger(request, customer_id: int, top_up_form=None, adjust_form=Non
             "count": seek.list_count(entries, filtered=True),
             **seek.list_queries(request.GET),
             "orders": selectors.orders_for_customer(customer=customer)[:20],
-            "spending_cap": selectors.spending_cap_cents(customer=customer),
-            "automatic_spent": format_money(selectors.automatic_spend_this_month(customer=customer)),
+            "spending_cap": spending_cap,
+            "automatic_spent": format_money(automatic_spent),
             "top_up_form": top_up_form or TopUpForm(),
             "adjust_form": adjust_form or AdjustmentForm(),
         },
