@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import Enum
 
 from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import Query, Router
 
 from api.problems import Problem
-from api.schemas import ProxyDetailOut, ProxyPage, UsageOut, seek_page
+from api.schemas import ProxyDetailOut, ProxyPage, UsageHistoryOut, UsageOut, seek_page
 from inventory import presenters, selectors
-from inventory.models import Resource, ResourceStatus
+from inventory import usage as usage_history
+from inventory.models import Resource, ResourceStatus, UsageSample
 from providers import registry
 
 router = Router(tags=["proxies"])
@@ -104,3 +107,22 @@ def usage(request):
 @router.get("/proxies/{resource_id}/usage", response={200: UsageOut, **READ_ERRORS}, summary="Usage of one proxy")
 def proxy_usage(request, resource_id: int):
     return own_resource(request, resource_id)
+
+
+@router.get(
+    "/proxies/{resource_id}/usage/history",
+    response={200: UsageHistoryOut, **READ_ERRORS},
+    summary="Usage history of one proxy",
+)
+def proxy_usage_history(request, resource_id: int, days: int = Query(30, ge=1, le=365)):
+    """The usage samples of the last `days` days (downsampled as stored), the recent rate and the projection."""
+    resource = own_resource(request, resource_id)
+    now = timezone.now()
+    samples = UsageSample.objects.filter(resource=resource, at__gte=now - dt.timedelta(days=days)).order_by("at", "pk")
+    projection = usage_history.projections([resource], now=now).get(resource.pk)
+    return {
+        "id": resource.pk,
+        "samples": list(samples.values("at", "bytes_used", "bytes_limit", "resolution")),
+        "bytes_per_day": projection.bytes_per_day if projection else None,
+        "runs_out_at": usage_history.projected_exhaustion(resource, now=now),
+    }

@@ -56,6 +56,20 @@ class UsageOut(Schema):
     last_synced_at: dt.datetime | None
 
 
+class UsageSampleOut(Schema):
+    at: dt.datetime
+    bytes_used: int
+    bytes_limit: int | None
+    resolution: str = Field(description="raw (one sync), hour or day (the last sample of that period)")
+
+
+class UsageHistoryOut(Schema):
+    id: int
+    samples: list[UsageSampleOut] = Field(description="Oldest first: hourly for 7 days, daily for a year.")
+    bytes_per_day: float | None = Field(None, description="The recent rate, when there are samples to tell it.")
+    runs_out_at: dt.datetime | None = Field(None, description="When the data limit is reached at that rate.")
+
+
 class ActionOut(Schema):
     name: str
     label: str

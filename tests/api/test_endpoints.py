@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
+from django.utils import timezone
 
 from api.models import IdempotentRequest
 from billing import services
 from billing.models import Order
 from inventory import presenters
-from inventory.models import Resource, ResourceStatus
+from inventory.models import Resource, ResourceStatus, UsageSample
 from inventory.sync import sync_account
+from ops.units import GB
 from providers import registry
 from tests.factories import ResourceFactory
 
@@ -120,6 +123,26 @@ def test_it_shows_usage(alice_reader, alices_proxies, bobs_proxy):
     assert [u["id"] for u in usage] == [r.pk for r in alices_proxies]
     assert usage[0]["data_used_bytes"] == 11_574_848_653 and usage[0]["usage_fraction"] == pytest.approx(0.1157, 1e-3)
     assert alice_reader.get(f"/api/proxies/{alices_proxies[0].pk}/usage").json()["id"] == alices_proxies[0].pk
+
+
+def test_it_shows_the_usage_history_with_its_projection(alice_reader, alices_proxies, bobs_proxy):
+    token = alices_proxies[0]
+    now = timezone.now()
+    used, limit = token.data_used_bytes, token.data_limit_bytes
+    UsageSample.objects.bulk_create(
+        [
+            UsageSample(resource=token, at=now - dt.timedelta(days=40), bytes_used=1, bytes_limit=limit),
+            UsageSample(resource=token, at=now - dt.timedelta(days=2), bytes_used=used - GB, bytes_limit=limit),
+            UsageSample(resource=token, at=now - dt.timedelta(hours=1), bytes_used=used, bytes_limit=limit),
+        ]
+    )
+    body = alice_reader.get(f"/api/proxies/{token.pk}/usage/history").json()
+    assert [sample["bytes_used"] for sample in body["samples"]] == [used - GB, used]  # the last 30 days, oldest first
+    assert body["bytes_per_day"] > 0 and body["runs_out_at"] is not None
+    week = alice_reader.get(f"/api/proxies/{token.pk}/usage/history?days=365").json()
+    assert len(week["samples"]) == 3
+    problem(alice_reader.get(f"/api/proxies/{token.pk}/usage/history?days=0"), 422)
+    problem(alice_reader.get(f"/api/proxies/{bobs_proxy.pk}/usage/history"), 404)
 
 
 # Money ---------------------------------------------------------------------------------------------------
