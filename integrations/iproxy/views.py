@@ -54,6 +54,33 @@ def _refused(request, doing: str, exc: errors.ProviderError) -> None:
     messages.error(request, f"iProxy refused to {doing}: {exc.message}")
 
 
+@dataclass
+class _Outcome:
+    ok: bool = False
+
+
+@contextmanager
+def _reporting(
+    request, doing: str, *, refusals: tuple[type[Exception], ...] = (), customer: bool = False
+) -> Iterator[_Outcome]:
+    """Turn the upstream's answer into one message; `outcome.ok` says whether the change is confirmed.
+
+    `refusals` are our own refusals before any call (their text is the message); `customer` words a
+    lost answer for a customer rather than for staff.
+    """
+    outcome = _Outcome()
+    try:
+        yield outcome
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, doing, customer=customer)
+    except errors.ProviderError as exc:
+        _refused(request, doing, exc)
+    except refusals as exc:
+        messages.error(request, str(exc))
+    else:
+        outcome.ok = True
+
+
 def _form_errors(form) -> str:
     return "; ".join(e for errs in form.errors.values() for e in errs)
 
@@ -140,7 +167,7 @@ def connection_new(request, account_id: int):
     form = forms.ConnectionCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with _reporting(request, "create the connection") as outcome:
             resource = services.connection_create(
                 account=account,
                 actor=request.user,
@@ -151,11 +178,7 @@ def connection_new(request, account_id: int):
                 server_id=form.body.get("server_id"),
                 prolongation_enabled=data["prolongation_enabled"] or None,
             )
-        except errors.UnknownOutcomeError:
-            _unconfirmed(request, "create the connection")
-        except errors.ProviderError as exc:
-            _refused(request, "create the connection", exc)
-        else:
+        if outcome.ok:
             messages.success(request, f"Connection {resource.label} created; set up the phone with the iProxy app.")
             return redirect("inventory:iproxy-connection", resource_id=resource.pk)
     return render(request, "iproxy/connection_new.html", {"form": form, "account": account})
@@ -169,13 +192,9 @@ def connection_settings(request, resource_id: int):
     if not form.is_valid():
         return _render_connection(request, connection, status=400, settings_form=form)
     changes = form.changes()
-    try:
+    with _reporting(request, "change the settings") as outcome:
         services.connection_settings_update(connection=connection, changes=changes, actor=request.user)
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "change the settings")
-    except errors.ProviderError as exc:
-        _refused(request, "change the settings", exc)
-    else:
+    if outcome.ok:
         messages.success(request, f"Saved: {', '.join(forms.SETTINGS_LABELS.get(k, k) for k in changes)}.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
@@ -189,15 +208,11 @@ def connection_prolongate(request, resource_id: int):
         return _render_connection(request, connection, status=400, prolongate_form=form)
     days = form.cleaned_data["days"]
     coupon_code = form.cleaned_data["coupon_code"] or None
-    try:
+    with _reporting(request, "prolongate the plan") as outcome:
         resource = services.connection_prolongate(
             connection=connection, days=days, coupon_code=coupon_code, actor=request.user
         )
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "prolongate the plan")
-    except errors.ProviderError as exc:
-        _refused(request, "prolongate the plan", exc)
-    else:
+    if outcome.ok:
         until = timezone.localtime(resource.expires_at).strftime("%Y-%m-%d %H:%M") if resource.expires_at else "?"
         messages.success(request, f"Plan prolongated by {days} days; it now runs until {until}.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
@@ -223,17 +238,12 @@ def _phone_command(request, resource_id: int, *, reboot: bool):
         # An unknown way to send it is refused, not replaced by the default: nothing is sent.
         messages.error(request, _form_errors(form))
         return redirect("inventory:iproxy-connection", resource_id=connection.pk)
-    doing = "reboot the phone" if reboot else "change the IP"
-    try:
+    with _reporting(request, "reboot the phone" if reboot else "change the IP") as outcome:
         if reboot:
             services.connection_reboot(connection=connection, actor=request.user, via=form.cleaned_data["via"])
         else:
             services.connection_change_ip(connection=connection, actor=request.user, via=form.cleaned_data["via"])
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, doing)
-    except errors.ProviderError as exc:
-        _refused(request, doing, exc)
-    else:
+    if outcome.ok:
         if reboot:
             messages.success(request, "Reboot sent: the phone is back in about a minute.")
         else:
@@ -248,13 +258,9 @@ def access_create(request, resource_id: int):
     form = forms.AccessCreateForm(request.POST)
     if not form.is_valid():
         return _render_connection(request, connection, status=400, access_form=form)
-    try:
+    with _reporting(request, "open the proxy access") as outcome:
         resource = services.access_create(connection=connection, actor=request.user, **form.service_kwargs())
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "open the proxy access")
-    except errors.ProviderError as exc:
-        _refused(request, "open the proxy access", exc)
-    else:
+    if outcome.ok:
         messages.success(request, f"Proxy access {resource.label} is open and in stock.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
@@ -270,15 +276,9 @@ def access_update(request, resource_id: int):
             return _render_connection(request, access.parent, status=400, **{f"access_{access.pk}": form})
         messages.error(request, _form_errors(form))
         return back
-    try:
+    with _reporting(request, "change the proxy access", refusals=(services.NotOnAPhone,)) as outcome:
         services.access_update(access=access, actor=request.user, **form.changes())
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "change the proxy access")
-    except services.NotOnAPhone as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "change the proxy access", exc)
-    else:
+    if outcome.ok:
         messages.success(request, f"Proxy access {access.label} saved.")
     return back
 
@@ -287,15 +287,9 @@ def access_update(request, resource_id: int):
 @require_POST
 def access_delete(request, resource_id: int):
     access = resource_for_staff(resource_id, kind=ACCESS)
-    try:
+    with _reporting(request, "close the proxy access", refusals=(services.NotOnAPhone,)) as outcome:
         services.access_delete(access=access, actor=request.user)
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "close the proxy access")
-    except services.NotOnAPhone as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "close the proxy access", exc)
-    else:
+    if outcome.ok:
         messages.success(request, f"Proxy access {access.label} is closed.")
     return _back_for(access)
 
@@ -316,15 +310,9 @@ def portal_new_credentials(request, resource_id: int):
     if access.status == ResourceStatus.VANISHED:
         messages.error(request, "This proxy has ended.")
         return redirect("portal:proxy-detail", resource_id=access.pk)
-    try:
+    with _reporting(request, "make new credentials", refusals=(services.NotOnAPhone,), customer=True) as outcome:
         services.access_new_credentials(access=access, actor=request.user)
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "make new credentials", customer=True)
-    except services.NotOnAPhone as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "make new credentials", exc)
-    else:
+    if outcome.ok:
         messages.success(request, "Your new password is ready below; the old one no longer works.")
     return redirect("portal:proxy-detail", resource_id=access.pk)
 
@@ -336,15 +324,10 @@ def portal_change_ip(request, resource_id: int):
     if access.status == ResourceStatus.VANISHED:
         messages.error(request, "This proxy has ended.")
         return redirect("portal:proxy-detail", resource_id=access.pk)
-    try:
+    refusals = (services.ChangeIpTooSoon, services.NotOnAPhone)
+    with _reporting(request, "change the IP", refusals=refusals, customer=True) as outcome:
         services.access_change_ip(access=access, actor=request.user)
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "change the IP", customer=True)
-    except (services.ChangeIpTooSoon, services.NotOnAPhone) as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "change the IP", exc)
-    else:
+    if outcome.ok:
         messages.success(request, "Your proxy is changing its IP now; it takes a few seconds.")
     return redirect("portal:proxy-detail", resource_id=access.pk)
 
@@ -360,20 +343,15 @@ def portal_connection(request, resource_id: int):
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect("portal:proxy-detail", resource_id=access.pk)
-    try:
+    doing, refusals = "change how your proxy is reached", (services.NotOnAPhone,)
+    with _reporting(request, doing, refusals=refusals, customer=True) as outcome:
         services.access_set_connection(
             access=access,
             actor=request.user,
             listen_service=form.cleaned_data["listen_service"],
             allowed_ips=form.cleaned_data["allowed_ips"],
         )
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "change how your proxy is reached", customer=True)
-    except services.NotOnAPhone as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "change how your proxy is reached", exc)
-    else:
+    if outcome.ok:
         if form.cleaned_data["allowed_ips"]:
             messages.success(request, "Saved: your proxy now lets in only the IPs you listed, without a login.")
         else:
@@ -493,27 +471,6 @@ def uptime_strip(stats: services.Statistics) -> dict[str, Any]:
 
 
 # Staff: the rest of a phone's console (issue 10) --------------------------------------------------------
-
-
-@contextmanager
-def _reporting(request, doing: str) -> Iterator[_Outcome]:
-    """Turn the upstream's answer into one message; `outcome.ok` says whether the change is confirmed."""
-    outcome = _Outcome()
-    try:
-        yield outcome
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, doing)
-    except errors.ProviderError as exc:
-        _refused(request, doing, exc)
-    except services.UnknownUpstreamItem as exc:
-        messages.error(request, str(exc))
-    else:
-        outcome.ok = True
-
-
-@dataclass
-class _Outcome:
-    ok: bool = False
 
 
 def _to_phone(connection: Resource, tab: str = "overview", anchor: str = ""):
@@ -939,7 +896,7 @@ def link_delete(request, resource_id: int):
     if not form.is_valid():
         messages.error(request, "Pick an action link from the list.")
         return _to_phone(connection, "links")
-    with _reporting(request, "delete the action link") as outcome:
+    with _reporting(request, "delete the action link", refusals=(services.UnknownUpstreamItem,)) as outcome:
         link = services.action_link_delete(
             connection=connection, handle=form.cleaned_data["handle"], actor=request.user
         )
