@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import customer_required, owner_required, staff_required
 from integrations.iproxy import actions as services
-from integrations.iproxy import forms
+from integrations.iproxy import forms, mirror
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
 from inventory.access import resource_for_customer, resource_for_staff
 from inventory.models import Resource, ResourceStatus
@@ -140,7 +140,7 @@ def _phone_context(connection: Resource, *, tab: str) -> dict[str, Any]:
         "resource": connection,
         "phone": phone,
         "plan": phone.active_plan if phone is not None else None,
-        "online_status": (connection.upstream or {}).get("online_status", "unknown"),
+        "online_status": mirror.online_status(connection),
         "tabs": TABS,
         "tab": tab,
         "capacity": services.phone_capacity(connection),

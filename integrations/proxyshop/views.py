@@ -101,7 +101,8 @@ def _rotate_now(request, area: str, resource: Resource):
     except errors.ProviderError as exc:
         _report_failure(request, exc)
     else:
-        ip = rotated.upstream.get("currentIp")  # raw: Subscription has no current IP field
+        subscription = rotated.details
+        ip = subscription.current_ip if subscription is not None else None
         messages.success(request, f"The IP was changed: now {ip}." if ip else "The IP was changed.")
     return redirect(_back(area, resource))
 
