@@ -9,6 +9,7 @@ inline SVG (no script: the CSP allows none inline).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -478,13 +479,24 @@ def _to_phone(connection: Resource, tab: str = "overview", anchor: str = ""):
     return redirect(reverse(name, kwargs={"resource_id": connection.pk}) + (f"#{anchor}" if anchor else ""))
 
 
-def _live_phone(request, resource_id: int) -> Resource | None:
-    """The phone for a change, or None (with a message) when it has ended upstream."""
-    connection = resource_for_staff(resource_id, kind=CONNECTION)
-    if connection.status == ResourceStatus.VANISHED:
-        messages.error(request, "This connection no longer exists upstream.")
-        return None
-    return connection
+def _live_phone(tab: str = "overview"):
+    """A view that changes a phone gets it as `connection`; one that has ended upstream is refused here.
+
+    The refusal is a message and a redirect back to the phone's `tab`: nothing is sent upstream.
+    """
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(request, resource_id: int):
+            connection = resource_for_staff(resource_id, kind=CONNECTION)
+            if connection.status == ResourceStatus.VANISHED:
+                messages.error(request, "This connection no longer exists upstream.")
+                return _to_phone(connection, tab)
+            return view(request, connection)
+
+        return wrapped
+
+    return decorate
 
 
 @staff_required
@@ -568,10 +580,8 @@ def connection_delete(request, resource_id: int):
 
 @staff_required
 @require_POST
-def connection_command(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION))
+@_live_phone()
+def connection_command(request, connection: Resource):
     form = forms.CommandPushForm(request.POST)
     if not form.is_valid():
         return _render_connection(request, connection, status=400, push_form=form)
@@ -588,10 +598,8 @@ def connection_command(request, resource_id: int):
 
 @owner_required
 @require_POST
-def connection_pin_code(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION))
+@_live_phone()
+def connection_pin_code(request, connection: Resource):
     with _reporting(request, "make a PIN code") as outcome:
         pin = services.connection_new_pin_code(connection=connection, actor=request.user)
     if not outcome.ok:
@@ -603,10 +611,8 @@ def connection_pin_code(request, resource_id: int):
 
 @owner_required
 @require_POST
-def connection_api_key(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION))
+@_live_phone()
+def connection_api_key(request, connection: Resource):
     with _reporting(request, "make a connection API key") as outcome:
         key = services.connection_new_api_key(connection=connection, actor=request.user)
     if not outcome.ok:
@@ -660,10 +666,8 @@ def connection_ovpn(request, resource_id: int):
 
 @staff_required
 @require_POST
-def ovpn_create(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "ovpn")
+@_live_phone("ovpn")
+def ovpn_create(request, connection: Resource):
     form = forms.OvpnCreateForm(request.POST)
     if not form.is_valid():
         return _render_ovpn(request, connection, status=400, create_form=form)
@@ -691,10 +695,8 @@ def _ovpn_on(request, connection: Resource, ovpn_id: str) -> Any:
 
 @staff_required
 @require_POST
-def ovpn_update(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "ovpn")
+@_live_phone("ovpn")
+def ovpn_update(request, connection: Resource):
     ref = forms.OvpnRefForm({"ovpn": _posted_ovpn(request)})
     if not ref.is_valid():
         messages.error(request, _form_errors(ref))
@@ -722,10 +724,8 @@ def _posted_ovpn(request) -> str:
 
 @staff_required
 @require_POST
-def ovpn_delete(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "ovpn")
+@_live_phone("ovpn")
+def ovpn_delete(request, connection: Resource):
     ref = forms.OvpnRefForm(request.POST)
     if not ref.is_valid():
         messages.error(request, _form_errors(ref))
@@ -739,11 +739,9 @@ def ovpn_delete(request, resource_id: int):
 
 @staff_required
 @require_POST
-def ovpn_download(request, resource_id: int):
+@_live_phone("ovpn")
+def ovpn_download(request, connection: Resource):
     """The .ovpn file as an attachment, only when its sha1 matched (the client checks it)."""
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "ovpn")
     ref = forms.OvpnRefForm(request.POST)
     if not ref.is_valid():
         messages.error(request, _form_errors(ref))
@@ -786,10 +784,8 @@ def connection_team(request, resource_id: int):
 
 @owner_required
 @require_POST
-def team_modify(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "team")
+@_live_phone("team")
+def team_modify(request, connection: Resource):
     phone = connection.details
     members = {forms.member_prefix(m.email): m for m in (phone.shared_users if phone is not None else ())}
     prefix = next((key.split("-")[1] for key in request.POST if key.startswith("team-") and key.count("-") >= 2), "")
@@ -811,10 +807,8 @@ def team_modify(request, resource_id: int):
 
 @owner_required
 @require_POST
-def team_remove(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "team")
+@_live_phone("team")
+def team_remove(request, connection: Resource):
     form = forms.TeamRemoveForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
@@ -864,10 +858,8 @@ def connection_links(request, resource_id: int):
 
 @owner_required
 @require_POST
-def link_create(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "links")
+@_live_phone("links")
+def link_create(request, connection: Resource):
     form = forms.ActionLinkCreateForm(request.POST)
     if not form.is_valid():
         return _render_links(request, connection, status=400, create_form=form)
@@ -888,10 +880,8 @@ def link_create(request, resource_id: int):
 
 @owner_required
 @require_POST
-def link_delete(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "links")
+@_live_phone("links")
+def link_delete(request, connection: Resource):
     form = forms.ActionLinkRefForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Pick an action link from the list.")
