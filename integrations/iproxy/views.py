@@ -304,13 +304,24 @@ def _back_for(access: Resource):
 # Customers: self-service on their own access -------------------------------------------------------------
 
 
+def _own_live_access(view):
+    """A customer's change gets their own proxy access as `access`; one that has ended is refused here."""
+
+    @functools.wraps(view)
+    def wrapped(request, resource_id: int):
+        access = resource_for_customer(request.user, resource_id, kind=ACCESS)
+        if access.status == ResourceStatus.VANISHED:
+            messages.error(request, "This proxy has ended.")
+            return redirect("portal:proxy-detail", resource_id=access.pk)
+        return view(request, access)
+
+    return wrapped
+
+
 @customer_required
 @require_POST
-def portal_new_credentials(request, resource_id: int):
-    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
-    if access.status == ResourceStatus.VANISHED:
-        messages.error(request, "This proxy has ended.")
-        return redirect("portal:proxy-detail", resource_id=access.pk)
+@_own_live_access
+def portal_new_credentials(request, access: Resource):
     with _reporting(request, "make new credentials", refusals=(services.NotOnAPhone,), customer=True) as outcome:
         services.access_new_credentials(access=access, actor=request.user)
     if outcome.ok:
@@ -320,11 +331,8 @@ def portal_new_credentials(request, resource_id: int):
 
 @customer_required
 @require_POST
-def portal_change_ip(request, resource_id: int):
-    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
-    if access.status == ResourceStatus.VANISHED:
-        messages.error(request, "This proxy has ended.")
-        return redirect("portal:proxy-detail", resource_id=access.pk)
+@_own_live_access
+def portal_change_ip(request, access: Resource):
     refusals = (services.ChangeIpTooSoon, services.NotOnAPhone)
     with _reporting(request, "change the IP", refusals=refusals, customer=True) as outcome:
         services.access_change_ip(access=access, actor=request.user)
@@ -335,11 +343,8 @@ def portal_change_ip(request, resource_id: int):
 
 @customer_required
 @require_POST
-def portal_connection(request, resource_id: int):
-    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
-    if access.status == ResourceStatus.VANISHED:
-        messages.error(request, "This proxy has ended.")
-        return redirect("portal:proxy-detail", resource_id=access.pk)
+@_own_live_access
+def portal_connection(request, access: Resource):
     form = forms.PortalConnectionForm(request.POST, current=access.details)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
