@@ -8,7 +8,7 @@ from typing import Any
 from integrations.iproxy import client as iproxy
 from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
 from inventory.mirror import Row
-from inventory.models import ResourceStatus
+from inventory.models import Resource, ResourceStatus
 
 # iProxy online statuses that mean the phone is not serving traffic right now.
 OFFLINE_STATUSES = frozenset({"offline", "flapping", "nodata"})
@@ -40,6 +40,11 @@ def _status_fields(online: iproxy.ConnectionStatus | None) -> dict[str, Any]:
     if online is None:
         return {}
     return {key: online.raw[key] for key in ("online_status", "last_online_status_update") if key in online.raw}
+
+
+def online_status(connection: Resource) -> str:
+    """The phone's online status (Connection control 12) that the sync keeps on it; "unknown" before any."""
+    return (connection.upstream or {}).get("online_status", "unknown")
 
 
 def iproxy_access_row(access: iproxy.ProxyAccess, parent_status: str | None, now: dt.datetime) -> Row:

@@ -9,6 +9,7 @@ inline SVG (no script: the CSP allows none inline).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import customer_required, owner_required, staff_required
 from integrations.iproxy import actions as services
-from integrations.iproxy import forms
+from integrations.iproxy import forms, mirror
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
 from inventory.access import resource_for_customer, resource_for_staff
 from inventory.models import Resource, ResourceStatus
@@ -52,6 +53,33 @@ def _unconfirmed(request, doing: str, *, customer: bool = False) -> None:
 
 def _refused(request, doing: str, exc: errors.ProviderError) -> None:
     messages.error(request, f"iProxy refused to {doing}: {exc.message}")
+
+
+@dataclass
+class _Outcome:
+    ok: bool = False
+
+
+@contextmanager
+def _reporting(
+    request, doing: str, *, refusals: tuple[type[Exception], ...] = (), customer: bool = False
+) -> Iterator[_Outcome]:
+    """Turn the upstream's answer into one message; `outcome.ok` says whether the change is confirmed.
+
+    `refusals` are our own refusals before any call (their text is the message); `customer` words a
+    lost answer for a customer rather than for staff.
+    """
+    outcome = _Outcome()
+    try:
+        yield outcome
+    except errors.UnknownOutcomeError:
+        _unconfirmed(request, doing, customer=customer)
+    except errors.ProviderError as exc:
+        _refused(request, doing, exc)
+    except refusals as exc:
+        messages.error(request, str(exc))
+    else:
+        outcome.ok = True
 
 
 def _form_errors(form) -> str:
@@ -113,7 +141,7 @@ def _phone_context(connection: Resource, *, tab: str) -> dict[str, Any]:
         "resource": connection,
         "phone": phone,
         "plan": phone.active_plan if phone is not None else None,
-        "online_status": (connection.upstream or {}).get("online_status", "unknown"),
+        "online_status": mirror.online_status(connection),
         "tabs": TABS,
         "tab": tab,
         "capacity": services.phone_capacity(connection),
@@ -140,7 +168,7 @@ def connection_new(request, account_id: int):
     form = forms.ConnectionCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
+        with _reporting(request, "create the connection") as outcome:
             resource = services.connection_create(
                 account=account,
                 actor=request.user,
@@ -151,11 +179,7 @@ def connection_new(request, account_id: int):
                 server_id=form.body.get("server_id"),
                 prolongation_enabled=data["prolongation_enabled"] or None,
             )
-        except errors.UnknownOutcomeError:
-            _unconfirmed(request, "create the connection")
-        except errors.ProviderError as exc:
-            _refused(request, "create the connection", exc)
-        else:
+        if outcome.ok:
             messages.success(request, f"Connection {resource.label} created; set up the phone with the iProxy app.")
             return redirect("inventory:iproxy-connection", resource_id=resource.pk)
     return render(request, "iproxy/connection_new.html", {"form": form, "account": account})
@@ -169,13 +193,9 @@ def connection_settings(request, resource_id: int):
     if not form.is_valid():
         return _render_connection(request, connection, status=400, settings_form=form)
     changes = form.changes()
-    try:
+    with _reporting(request, "change the settings") as outcome:
         services.connection_settings_update(connection=connection, changes=changes, actor=request.user)
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "change the settings")
-    except errors.ProviderError as exc:
-        _refused(request, "change the settings", exc)
-    else:
+    if outcome.ok:
         messages.success(request, f"Saved: {', '.join(forms.SETTINGS_LABELS.get(k, k) for k in changes)}.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
@@ -189,15 +209,11 @@ def connection_prolongate(request, resource_id: int):
         return _render_connection(request, connection, status=400, prolongate_form=form)
     days = form.cleaned_data["days"]
     coupon_code = form.cleaned_data["coupon_code"] or None
-    try:
+    with _reporting(request, "prolongate the plan") as outcome:
         resource = services.connection_prolongate(
             connection=connection, days=days, coupon_code=coupon_code, actor=request.user
         )
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "prolongate the plan")
-    except errors.ProviderError as exc:
-        _refused(request, "prolongate the plan", exc)
-    else:
+    if outcome.ok:
         until = timezone.localtime(resource.expires_at).strftime("%Y-%m-%d %H:%M") if resource.expires_at else "?"
         messages.success(request, f"Plan prolongated by {days} days; it now runs until {until}.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
@@ -223,17 +239,12 @@ def _phone_command(request, resource_id: int, *, reboot: bool):
         # An unknown way to send it is refused, not replaced by the default: nothing is sent.
         messages.error(request, _form_errors(form))
         return redirect("inventory:iproxy-connection", resource_id=connection.pk)
-    doing = "reboot the phone" if reboot else "change the IP"
-    try:
+    with _reporting(request, "reboot the phone" if reboot else "change the IP") as outcome:
         if reboot:
             services.connection_reboot(connection=connection, actor=request.user, via=form.cleaned_data["via"])
         else:
             services.connection_change_ip(connection=connection, actor=request.user, via=form.cleaned_data["via"])
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, doing)
-    except errors.ProviderError as exc:
-        _refused(request, doing, exc)
-    else:
+    if outcome.ok:
         if reboot:
             messages.success(request, "Reboot sent: the phone is back in about a minute.")
         else:
@@ -248,13 +259,9 @@ def access_create(request, resource_id: int):
     form = forms.AccessCreateForm(request.POST)
     if not form.is_valid():
         return _render_connection(request, connection, status=400, access_form=form)
-    try:
+    with _reporting(request, "open the proxy access") as outcome:
         resource = services.access_create(connection=connection, actor=request.user, **form.service_kwargs())
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "open the proxy access")
-    except errors.ProviderError as exc:
-        _refused(request, "open the proxy access", exc)
-    else:
+    if outcome.ok:
         messages.success(request, f"Proxy access {resource.label} is open and in stock.")
     return redirect("inventory:iproxy-connection", resource_id=connection.pk)
 
@@ -270,15 +277,9 @@ def access_update(request, resource_id: int):
             return _render_connection(request, access.parent, status=400, **{f"access_{access.pk}": form})
         messages.error(request, _form_errors(form))
         return back
-    try:
+    with _reporting(request, "change the proxy access", refusals=(services.NotOnAPhone,)) as outcome:
         services.access_update(access=access, actor=request.user, **form.changes())
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "change the proxy access")
-    except services.NotOnAPhone as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "change the proxy access", exc)
-    else:
+    if outcome.ok:
         messages.success(request, f"Proxy access {access.label} saved.")
     return back
 
@@ -287,15 +288,9 @@ def access_update(request, resource_id: int):
 @require_POST
 def access_delete(request, resource_id: int):
     access = resource_for_staff(resource_id, kind=ACCESS)
-    try:
+    with _reporting(request, "close the proxy access", refusals=(services.NotOnAPhone,)) as outcome:
         services.access_delete(access=access, actor=request.user)
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "close the proxy access")
-    except services.NotOnAPhone as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "close the proxy access", exc)
-    else:
+    if outcome.ok:
         messages.success(request, f"Proxy access {access.label} is closed.")
     return _back_for(access)
 
@@ -309,71 +304,60 @@ def _back_for(access: Resource):
 # Customers: self-service on their own access -------------------------------------------------------------
 
 
+def _own_live_access(view):
+    """A customer's change gets their own proxy access as `access`; one that has ended is refused here."""
+
+    @functools.wraps(view)
+    def wrapped(request, resource_id: int):
+        access = resource_for_customer(request.user, resource_id, kind=ACCESS)
+        if access.status == ResourceStatus.VANISHED:
+            messages.error(request, "This proxy has ended.")
+            return redirect("portal:proxy-detail", resource_id=access.pk)
+        return view(request, access)
+
+    return wrapped
+
+
 @customer_required
 @require_POST
-def portal_new_credentials(request, resource_id: int):
-    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
-    if access.status == ResourceStatus.VANISHED:
-        messages.error(request, "This proxy has ended.")
-        return redirect("portal:proxy-detail", resource_id=access.pk)
-    try:
+@_own_live_access
+def portal_new_credentials(request, access: Resource):
+    with _reporting(request, "make new credentials", refusals=(services.NotOnAPhone,), customer=True) as outcome:
         services.access_new_credentials(access=access, actor=request.user)
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "make new credentials", customer=True)
-    except services.NotOnAPhone as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "make new credentials", exc)
-    else:
+    if outcome.ok:
         messages.success(request, "Your new password is ready below; the old one no longer works.")
     return redirect("portal:proxy-detail", resource_id=access.pk)
 
 
 @customer_required
 @require_POST
-def portal_change_ip(request, resource_id: int):
-    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
-    if access.status == ResourceStatus.VANISHED:
-        messages.error(request, "This proxy has ended.")
-        return redirect("portal:proxy-detail", resource_id=access.pk)
-    try:
+@_own_live_access
+def portal_change_ip(request, access: Resource):
+    refusals = (services.ChangeIpTooSoon, services.NotOnAPhone)
+    with _reporting(request, "change the IP", refusals=refusals, customer=True) as outcome:
         services.access_change_ip(access=access, actor=request.user)
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "change the IP", customer=True)
-    except (services.ChangeIpTooSoon, services.NotOnAPhone) as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "change the IP", exc)
-    else:
+    if outcome.ok:
         messages.success(request, "Your proxy is changing its IP now; it takes a few seconds.")
     return redirect("portal:proxy-detail", resource_id=access.pk)
 
 
 @customer_required
 @require_POST
-def portal_connection(request, resource_id: int):
-    access = resource_for_customer(request.user, resource_id, kind=ACCESS)
-    if access.status == ResourceStatus.VANISHED:
-        messages.error(request, "This proxy has ended.")
-        return redirect("portal:proxy-detail", resource_id=access.pk)
+@_own_live_access
+def portal_connection(request, access: Resource):
     form = forms.PortalConnectionForm(request.POST, current=access.details)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect("portal:proxy-detail", resource_id=access.pk)
-    try:
+    doing, refusals = "change how your proxy is reached", (services.NotOnAPhone,)
+    with _reporting(request, doing, refusals=refusals, customer=True) as outcome:
         services.access_set_connection(
             access=access,
             actor=request.user,
             listen_service=form.cleaned_data["listen_service"],
             allowed_ips=form.cleaned_data["allowed_ips"],
         )
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, "change how your proxy is reached", customer=True)
-    except services.NotOnAPhone as exc:
-        messages.error(request, str(exc))
-    except errors.ProviderError as exc:
-        _refused(request, "change how your proxy is reached", exc)
-    else:
+    if outcome.ok:
         if form.cleaned_data["allowed_ips"]:
             messages.success(request, "Saved: your proxy now lets in only the IPs you listed, without a login.")
         else:
@@ -495,39 +479,29 @@ def uptime_strip(stats: services.Statistics) -> dict[str, Any]:
 # Staff: the rest of a phone's console (issue 10) --------------------------------------------------------
 
 
-@contextmanager
-def _reporting(request, doing: str) -> Iterator[_Outcome]:
-    """Turn the upstream's answer into one message; `outcome.ok` says whether the change is confirmed."""
-    outcome = _Outcome()
-    try:
-        yield outcome
-    except errors.UnknownOutcomeError:
-        _unconfirmed(request, doing)
-    except errors.ProviderError as exc:
-        _refused(request, doing, exc)
-    except services.UnknownUpstreamItem as exc:
-        messages.error(request, str(exc))
-    else:
-        outcome.ok = True
-
-
-@dataclass
-class _Outcome:
-    ok: bool = False
-
-
 def _to_phone(connection: Resource, tab: str = "overview", anchor: str = ""):
     name = dict((key, url) for key, _, url in TABS)[tab]
     return redirect(reverse(name, kwargs={"resource_id": connection.pk}) + (f"#{anchor}" if anchor else ""))
 
 
-def _live_phone(request, resource_id: int) -> Resource | None:
-    """The phone for a change, or None (with a message) when it has ended upstream."""
-    connection = resource_for_staff(resource_id, kind=CONNECTION)
-    if connection.status == ResourceStatus.VANISHED:
-        messages.error(request, "This connection no longer exists upstream.")
-        return None
-    return connection
+def _live_phone(tab: str = "overview"):
+    """A view that changes a phone gets it as `connection`; one that has ended upstream is refused here.
+
+    The refusal is a message and a redirect back to the phone's `tab`: nothing is sent upstream.
+    """
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(request, resource_id: int):
+            connection = resource_for_staff(resource_id, kind=CONNECTION)
+            if connection.status == ResourceStatus.VANISHED:
+                messages.error(request, "This connection no longer exists upstream.")
+                return _to_phone(connection, tab)
+            return view(request, connection)
+
+        return wrapped
+
+    return decorate
 
 
 @staff_required
@@ -611,10 +585,8 @@ def connection_delete(request, resource_id: int):
 
 @staff_required
 @require_POST
-def connection_command(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION))
+@_live_phone()
+def connection_command(request, connection: Resource):
     form = forms.CommandPushForm(request.POST)
     if not form.is_valid():
         return _render_connection(request, connection, status=400, push_form=form)
@@ -631,10 +603,8 @@ def connection_command(request, resource_id: int):
 
 @owner_required
 @require_POST
-def connection_pin_code(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION))
+@_live_phone()
+def connection_pin_code(request, connection: Resource):
     with _reporting(request, "make a PIN code") as outcome:
         pin = services.connection_new_pin_code(connection=connection, actor=request.user)
     if not outcome.ok:
@@ -646,10 +616,8 @@ def connection_pin_code(request, resource_id: int):
 
 @owner_required
 @require_POST
-def connection_api_key(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION))
+@_live_phone()
+def connection_api_key(request, connection: Resource):
     with _reporting(request, "make a connection API key") as outcome:
         key = services.connection_new_api_key(connection=connection, actor=request.user)
     if not outcome.ok:
@@ -703,10 +671,8 @@ def connection_ovpn(request, resource_id: int):
 
 @staff_required
 @require_POST
-def ovpn_create(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "ovpn")
+@_live_phone("ovpn")
+def ovpn_create(request, connection: Resource):
     form = forms.OvpnCreateForm(request.POST)
     if not form.is_valid():
         return _render_ovpn(request, connection, status=400, create_form=form)
@@ -734,10 +700,8 @@ def _ovpn_on(request, connection: Resource, ovpn_id: str) -> Any:
 
 @staff_required
 @require_POST
-def ovpn_update(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "ovpn")
+@_live_phone("ovpn")
+def ovpn_update(request, connection: Resource):
     ref = forms.OvpnRefForm({"ovpn": _posted_ovpn(request)})
     if not ref.is_valid():
         messages.error(request, _form_errors(ref))
@@ -765,10 +729,8 @@ def _posted_ovpn(request) -> str:
 
 @staff_required
 @require_POST
-def ovpn_delete(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "ovpn")
+@_live_phone("ovpn")
+def ovpn_delete(request, connection: Resource):
     ref = forms.OvpnRefForm(request.POST)
     if not ref.is_valid():
         messages.error(request, _form_errors(ref))
@@ -782,11 +744,9 @@ def ovpn_delete(request, resource_id: int):
 
 @staff_required
 @require_POST
-def ovpn_download(request, resource_id: int):
+@_live_phone("ovpn")
+def ovpn_download(request, connection: Resource):
     """The .ovpn file as an attachment, only when its sha1 matched (the client checks it)."""
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "ovpn")
     ref = forms.OvpnRefForm(request.POST)
     if not ref.is_valid():
         messages.error(request, _form_errors(ref))
@@ -829,10 +789,8 @@ def connection_team(request, resource_id: int):
 
 @owner_required
 @require_POST
-def team_modify(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "team")
+@_live_phone("team")
+def team_modify(request, connection: Resource):
     phone = connection.details
     members = {forms.member_prefix(m.email): m for m in (phone.shared_users if phone is not None else ())}
     prefix = next((key.split("-")[1] for key in request.POST if key.startswith("team-") and key.count("-") >= 2), "")
@@ -854,10 +812,8 @@ def team_modify(request, resource_id: int):
 
 @owner_required
 @require_POST
-def team_remove(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "team")
+@_live_phone("team")
+def team_remove(request, connection: Resource):
     form = forms.TeamRemoveForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
@@ -907,10 +863,8 @@ def connection_links(request, resource_id: int):
 
 @owner_required
 @require_POST
-def link_create(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "links")
+@_live_phone("links")
+def link_create(request, connection: Resource):
     form = forms.ActionLinkCreateForm(request.POST)
     if not form.is_valid():
         return _render_links(request, connection, status=400, create_form=form)
@@ -931,15 +885,13 @@ def link_create(request, resource_id: int):
 
 @owner_required
 @require_POST
-def link_delete(request, resource_id: int):
-    connection = _live_phone(request, resource_id)
-    if connection is None:
-        return _to_phone(resource_for_staff(resource_id, kind=CONNECTION), "links")
+@_live_phone("links")
+def link_delete(request, connection: Resource):
     form = forms.ActionLinkRefForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Pick an action link from the list.")
         return _to_phone(connection, "links")
-    with _reporting(request, "delete the action link") as outcome:
+    with _reporting(request, "delete the action link", refusals=(services.UnknownUpstreamItem,)) as outcome:
         link = services.action_link_delete(
             connection=connection, handle=form.cleaned_data["handle"], actor=request.user
         )

@@ -283,7 +283,8 @@ def subscription_rotate_now(*, resource: Resource, actor: User | None) -> Resour
     if result.ip is not None:
         resource.upstream = {**resource.upstream, "currentIp": result.ip}
     _refresh(resource, client)
-    return _audited(resource, actor, action, {"ip": resource.upstream.get("currentIp")})
+    rotated = resource.details
+    return _audited(resource, actor, action, {"ip": rotated.current_ip if rotated is not None else None})
 
 
 def subscription_switch_network(*, resource: Resource, actor: User | None, target_network: str) -> Resource:

@@ -114,6 +114,11 @@ class Subscription:
     rotate: Rotate | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def current_ip(self) -> str | None:
+        """The exit IP when the answer names one: `currentIp`, an extra the sandbox adds (not in the docs)."""
+        return self.raw.get("currentIp")
+
 
 @dataclass(frozen=True)
 class PurchaseResult:

@@ -58,17 +58,19 @@ def _form_page(request, area: str, resource: Resource, form, title: str, submit:
     return render(request, f"{area}/actions/form.html", context)
 
 
-def _refused(request, exc: errors.ProviderError) -> None:
-    messages.error(request, f"The change was refused: {exc.message}")
+def _report_failure(request, exc: errors.ProviderError) -> None:
+    """The message for a change that raised: a lost answer may have worked; anything else was refused."""
+    if isinstance(exc, errors.UnknownOutcomeError):
+        messages.warning(request, UNKNOWN_OUTCOME)
+    else:
+        messages.error(request, f"The change was refused: {exc.message}")
 
 
 def _change_credentials(request, area: str, resource: Resource):
     try:
         services.subscription_change_credentials(resource=resource, actor=request.user)
-    except errors.UnknownOutcomeError:
-        messages.warning(request, UNKNOWN_OUTCOME)
     except errors.ProviderError as exc:
-        _refused(request, exc)
+        _report_failure(request, exc)
     else:
         messages.success(request, "New credentials issued: the old password no longer works.")
     return redirect(_back(area, resource))
@@ -85,10 +87,8 @@ def _set_rotation(request, area: str, resource: Resource):
     minutes = form.cleaned_data["rotation_policy"]
     try:
         services.subscription_set_rotation(resource=resource, actor=request.user, minutes=minutes)
-    except errors.UnknownOutcomeError:
-        messages.warning(request, UNKNOWN_OUTCOME)
     except errors.ProviderError as exc:
-        _refused(request, exc)
+        _report_failure(request, exc)
     else:
         done = f"The IP now rotates every {minutes} minutes." if minutes else "Auto-rotation is off."
         messages.success(request, done)
@@ -98,12 +98,11 @@ def _set_rotation(request, area: str, resource: Resource):
 def _rotate_now(request, area: str, resource: Resource):
     try:
         rotated = services.subscription_rotate_now(resource=resource, actor=request.user)
-    except errors.UnknownOutcomeError:
-        messages.warning(request, UNKNOWN_OUTCOME)
     except errors.ProviderError as exc:
-        _refused(request, exc)
+        _report_failure(request, exc)
     else:
-        ip = rotated.upstream.get("currentIp")  # raw: Subscription has no current IP field
+        subscription = rotated.details
+        ip = subscription.current_ip if subscription is not None else None
         messages.success(request, f"The IP was changed: now {ip}." if ip else "The IP was changed.")
     return redirect(_back(area, resource))
 
@@ -121,10 +120,8 @@ def _switch_network(request, area: str, resource: Resource):
     target = form.cleaned_data["target_network"]
     try:
         switched = services.subscription_switch_network(resource=resource, actor=request.user, target_network=target)
-    except errors.UnknownOutcomeError:
-        messages.warning(request, UNKNOWN_OUTCOME)
     except errors.ProviderError as exc:
-        _refused(request, exc)
+        _report_failure(request, exc)
     else:
         subscription = switched.details
         label = subscription.network_label if subscription is not None else target

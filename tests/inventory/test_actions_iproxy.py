@@ -393,6 +393,17 @@ def test_a_lost_answer_to_new_credentials_is_reported_and_audited(client, alice,
     assert event.customer == alice.customer and "password" not in json.dumps(event.data)
 
 
+@pytest.mark.parametrize("route", ["new-credentials/", "change-ip/", "connection/"])
+def test_a_proxy_that_has_ended_refuses_the_customers_change(client, alice, access, sandbox, route):
+    Resource.objects.filter(pk=access.pk).update(status=ResourceStatus.VANISHED)
+    before = len(sandbox.calls())
+    client.force_login(alice)
+    response = client.post(f"/portal/proxies/{access.pk}/iproxy/{route}", {"listen_service": "http"})
+    assert response.status_code == 302 and response.url == f"/portal/proxies/{access.pk}/"
+    assert len(sandbox.calls()) == before  # nothing reached iProxy
+    assert "This proxy has ended." in _messages(client.get(response.url))
+
+
 def test_another_customers_access_is_not_found(client, bob, access):
     client.force_login(bob)
     assert client.post(f"/portal/proxies/{access.pk}/iproxy/change-ip/").status_code == 404

@@ -658,3 +658,30 @@ def test_the_danger_zone_says_how_many_customers_lose_their_proxy(client, owner,
     assignment.resource_assign(resource=access, customer=customer_a, actor=None)
     page = _as(client, owner).get(f"{STAFF}/{phone.pk}/").content.decode()
     assert "1 of them is held by customers" in page and "1 proxy access on it is held by customers" in page
+
+
+@pytest.mark.parametrize(
+    ("route", "tab"),
+    [
+        ("command/", ""),
+        ("pin-code/", ""),
+        ("api-key/", ""),
+        ("ovpn/new/", "ovpn/"),
+        ("ovpn/update/", "ovpn/"),
+        ("ovpn/close/", "ovpn/"),
+        ("ovpn/config/", "ovpn/"),
+        ("team/modify/", "team/"),
+        ("team/remove/", "team/"),
+        ("links/new/", "links/"),
+        ("links/remove/", "links/"),
+    ],
+)
+def test_a_phone_that_ended_upstream_refuses_every_change_back_on_its_tab(client, owner, phone, sandbox, route, tab):
+    Resource.objects.filter(pk=phone.pk).update(status=ResourceStatus.VANISHED)
+    before = len(sandbox.calls())
+    response = _as(client, owner).post(f"{STAFF}/{phone.pk}/{route}", {"name": "x", "email": "a@example.com"})
+    assert response.status_code == 302
+    assert response.url == f"{STAFF}/{phone.pk}/{tab}"
+    assert len(sandbox.calls()) == before  # nothing reached iProxy
+    page = client.get(response.url)
+    assert "This connection no longer exists upstream." in _messages(page)
