@@ -6,6 +6,7 @@ from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -284,7 +285,8 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "img-src": ["'self'", "data:"],
-        "style-src": ["'self'"],
+        # The brand's colours are one inline <style> in base.html, allowed by its per-request nonce.
+        "style-src": ["'self'", NONCE],
         "script-src": ["'self'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
