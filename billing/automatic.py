@@ -1,4 +1,4 @@
-"""Orders the customer asked for in advance: auto-renew before expiry and auto top-up of residential GB.
+"""Orders the customer asked for in advance: auto-renew before expiry and auto top-up of a token with a data limit.
 
 Both go through the ordinary order path (`services.order_renew`) with an idempotency key derived from
 the resource and its period (the expiry for a renewal, the data limit for a top-up), so a task that is

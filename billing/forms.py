@@ -275,7 +275,7 @@ class AutoRenewForm(forms.Form):
 
 
 class AutoTopUpForm(forms.Form):
-    """Auto top-up of a residential token: when usage crosses the threshold, buy the chosen GB pack."""
+    """Auto top-up of a token with a data limit: when usage crosses the threshold, buy the chosen GB pack."""
 
     enabled = forms.BooleanField(required=False, label="Top up automatically")
     threshold_percent = forms.IntegerField(

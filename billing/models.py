@@ -494,7 +494,7 @@ class AutoRenewal(models.Model):
 
 
 class AutoTopUp(models.Model):
-    """A customer's wish that a residential token buys a GB pack when its usage crosses a threshold."""
+    """A customer's wish that a token with a data limit buys a GB pack when its usage crosses a threshold."""
 
     resource = models.OneToOneField("inventory.Resource", on_delete=models.CASCADE, related_name="auto_top_up")
     enabled = models.BooleanField(default=False)

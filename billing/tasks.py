@@ -84,5 +84,5 @@ def auto_renew_due() -> dict[str, int]:
 
 @shared_task(name="billing.auto_top_up_due", ignore_result=True)
 def auto_top_up_due() -> dict[str, int]:
-    """Buy the chosen GB pack for every residential token past its auto top-up threshold."""
+    """Buy the chosen GB pack for every token with a data limit past its auto top-up threshold."""
     return automatic.auto_top_up_due()

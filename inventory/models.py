@@ -147,7 +147,7 @@ class SyncRun(models.Model):
 class UsageSample(models.Model):
     """A resource's usage counter as one sync saw it; downsampled (hourly, then daily) and pruned by a task.
 
-    `bytes_used` is the upstream's running total (residential and ISP data usage, iProxy traffic), so the
+    `bytes_used` is the upstream's running total of data used (whatever kind counts it), so the
     growth between two samples is what was used in between; `bytes_limit` is the limit at that moment.
     `resolution` says what the row stands for: a raw sample, or the last sample of its hour or day.
     """
