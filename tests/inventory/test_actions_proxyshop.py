@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import pytest
 
 from integrations.proxyshop import actions
@@ -14,6 +12,7 @@ from ops.models import AuditEvent
 from providers.http import errors
 from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
+from tests.support.pages import page
 
 
 @pytest.fixture
@@ -33,10 +32,6 @@ def subscription(account, upstream_id: str, customer=None) -> Resource:
 
 def upstream(account, upstream_id: str):
     return next(s for s in client_for_account(account).subscriptions() if s.id == upstream_id)
-
-
-def page(response) -> str:
-    return html.unescape(response.content.decode())
 
 
 def writes(sandbox) -> list:

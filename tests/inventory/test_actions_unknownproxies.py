@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import sys
 
 import pytest
@@ -16,6 +15,7 @@ from inventory.sync import sync_account
 from ops.models import AuditEvent
 from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
+from tests.support.pages import page
 
 GB = 1_000_000_000
 
@@ -33,10 +33,6 @@ def token(account, upstream_id: str, customer=None) -> Resource:
         resource.customer = customer
         resource.save(update_fields=["customer"])
     return resource
-
-
-def page(response) -> str:
-    return html.unescape(response.content.decode())
 
 
 def patches(sandbox) -> list:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 
 import pytest
@@ -11,6 +10,7 @@ from integrations.iproxy.kinds import IPROXY
 from ops.models import AuditEvent
 from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
+from tests.support.pages import page
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +18,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def account(sandbox):
     return ProviderAccountFactory(kind=IPROXY)
-
-
-def page(response) -> str:
-    return html.unescape(response.content.decode())
 
 
 def updates(sandbox) -> list:

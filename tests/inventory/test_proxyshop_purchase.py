@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 
@@ -18,6 +17,7 @@ from ops.models import AuditEvent
 from providers.http import errors
 from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
+from tests.support.pages import page
 
 pytestmark = pytest.mark.django_db
 
@@ -32,10 +32,6 @@ def private_cache(settings, tmp_path):
 @pytest.fixture
 def account(sandbox):
     return ProviderAccountFactory(kind=PROXY_SHOP)
-
-
-def page(response) -> str:
-    return html.unescape(response.content.decode())
 
 
 def purchases(sandbox) -> list[dict]:

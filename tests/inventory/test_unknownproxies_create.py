@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 
 import pytest
@@ -16,6 +15,7 @@ from ops.units import GB
 from providers.http import errors
 from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
+from tests.support.pages import page
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +30,6 @@ def private_cache(settings, tmp_path):
 @pytest.fixture
 def account(sandbox):
     return ProviderAccountFactory(kind=UNKNOWN_PROXIES)
-
-
-def page(response) -> str:
-    return html.unescape(response.content.decode())
 
 
 def creates(sandbox, path: str) -> list:
