@@ -183,6 +183,10 @@ class Alert(models.Model):
         OFFLINE = "offline", "Connection offline"
         LOW_BALANCE = "low_balance", "Provider balance low"
         OUT_OF_STOCK = "out_of_stock", "Cannot be sold: out of stock"
+        DRIFT = "drift", "Changed outside the dashboard"
+        RUNWAY = "runway", "Provider balance runs out soon"
+        MISALIGNED = "misaligned", "Upstream ends before the paid period"
+        MARGIN = "margin", "Renewal would sell below cost"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     resource = models.ForeignKey(Resource, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts")

@@ -20,6 +20,7 @@ class Kind(models.TextChoices):
     ORDER = "order", "Orders"
     PAYMENT = "payment", "Payments"
     RENEWAL = "renewal", "Auto-renew results"
+    CHANGE = "change", "Changes to your proxies"
 
 
 class Channel(models.TextChoices):
