@@ -103,6 +103,17 @@ def live_sandbox():
         yield root
 
 
+@pytest.fixture
+def private_cache(settings):
+    """An empty in-memory cache of this test's own, for tests of what lives in the cache (rate limits,
+    statistics, one-time state): nothing left by another test counts against them."""
+    import uuid
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     """The Redis that `make test` started; a missing server is a failure, never a skip."""

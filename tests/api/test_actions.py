@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from integrations.iproxy.kinds import IPROXY, IPROXY_CONNECTION
@@ -16,14 +14,7 @@ from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(autouse=True)
-def private_cache(settings):
-    """The change-IP limit lives in the cache: each test gets an empty one of its own."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
-    }
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import uuid
 
 import pytest
 from django.test import Client
@@ -26,7 +25,7 @@ from providers.http import errors
 from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_cache")]
 
 RESI, ISP, SHOP = RESI_TOKEN, ISP_TOKEN, SHOP_SUBSCRIPTION
 ACCESS, PHONE = IPROXY_ACCESS, IPROXY_CONNECTION
@@ -174,13 +173,6 @@ def logged_in(user, **options) -> Client:
     client = Client(**options)
     client.force_login(user)
     return client
-
-
-@pytest.fixture(autouse=True)
-def private_cache(settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
-    }
 
 
 class Cast:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -21,17 +20,9 @@ from ops.units import format_gb as gb
 from providers.registry import client_for_account
 from tests.factories import ProviderAccountFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_cache")]
 
 STAFF = "/staff/inventory/iproxy"
-
-
-@pytest.fixture(autouse=True)
-def private_cache(settings):
-    """The rate limit and the statistics live in the cache: each test gets an empty one of its own."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
-    }
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import html
 import json
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -25,17 +24,10 @@ from providers.registry import client_for_account
 from providers.sandbox.core import json_response
 from tests.factories import ProviderAccountFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_cache")]
 
 STAFF = "/staff/inventory/iproxy/connections"
 LOST = "lost_response"
-
-
-@pytest.fixture(autouse=True)
-def private_cache(settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
-    }
 
 
 @pytest.fixture
