@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.http import Http404, JsonResponse
@@ -16,6 +17,7 @@ TITLES = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
+    405: "Method not allowed",
     409: "Conflict",
     422: "Unprocessable content",
     429: "Too many requests",
@@ -97,6 +99,31 @@ def install(api) -> None:
     @api.exception_handler(HttpError)
     def _http_error(request, exc: HttpError):
         return problem_response(exc.status_code, str(exc))
+
+
+def method_not_allowed_as_problem(view):
+    """Wrap one of ninja's path views so a wrong method answers a problem document too (ninja's own 405 is
+    plain text, outside its exception handlers), keeping the `Allow` header."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type", "").startswith(PROBLEM_TYPE):
+            return response
+        allowed = response.get("Allow", "")
+        return problem_response(
+            405, f"{request.method} is not allowed here; this path answers {allowed}.", headers={"Allow": allowed}
+        )
+
+    return wrapped
+
+
+def problem_urls(urls: tuple) -> tuple:
+    """ninja's `api.urls` with every path view wrapped by `method_not_allowed_as_problem`."""
+    patterns, app_name, namespace = urls
+    for pattern in patterns:
+        pattern.callback = method_not_allowed_as_problem(pattern.callback)
+    return patterns, app_name, namespace
 
 
 def rewrite_schema(schema: dict) -> dict:

@@ -13,6 +13,10 @@ class CustomerApi(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         return problems.rewrite_schema(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
 
+    @property
+    def urls(self):
+        return problems.problem_urls(super().urls)
+
 
 api = CustomerApi(
     title="Customer API",

@@ -91,6 +91,14 @@ def test_one_proxy_has_its_credentials(alice_reader, alices_proxies):
     }
 
 
+def test_a_wrong_method_is_a_405_problem_that_says_what_is_allowed(alice_writer, alices_proxies):
+    body = problem(alice_writer.delete("/api/proxies"), 405)
+    assert "DELETE" in body["detail"] and "GET" in body["detail"]
+    assert "GET" in alice_writer.delete("/api/proxies")["Allow"]
+    # The right method on the same path still answers as before.
+    assert alice_writer.get("/api/proxies").status_code == 200
+
+
 def test_another_customers_proxy_is_a_404(alice_reader, bobs_proxy):
     for path in (f"/api/proxies/{bobs_proxy.pk}", f"/api/proxies/{bobs_proxy.pk}/usage"):
         problem(alice_reader.get(path), 404)
