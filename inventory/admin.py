@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 
 from inventory.alerts import alert_acknowledge
 from inventory.assignment import resource_assign
-from inventory.models import Alert, Resource, SyncRun
+from inventory.models import Alert, BulkItem, BulkJob, Resource, SyncRun
 from ops.admin import ReadOnlyAdmin
 from ops.audit import REDACTED, redact
 
@@ -104,6 +104,32 @@ class SyncRunAdmin(ReadOnlyAdmin):
         more = obj.problem_count - len(obj.problems)
         tail = format_html("<p>and {} more</p>", more) if more > 0 else ""
         return format_html("<table><tr><th>kind</th><th>upstream id</th><th>reason</th></tr>{}</table>{}", rows, tail)
+
+
+class BulkItemInline(admin.TabularInline):
+    model = BulkItem
+    fields = ("resource", "outcome", "message", "finished_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("resource")
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(ReadOnlyAdmin):
+    """Bulk jobs are history: started from the staff inventory list, run by a worker row by row."""
+
+    list_display = ("created_at", "action", "actor", "customer", "gb", "export_format", "finished_at")
+    list_filter = ("action",)
+    list_select_related = ("actor", "customer")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in BulkJob._meta.fields]
+    inlines = [BulkItemInline]
 
 
 @admin.register(Alert)
