@@ -119,8 +119,12 @@ def alert_staff_out_of_stock(
 ) -> Alert | None:
     """Tell staff that something on sale cannot be supplied (no capacity upstream), once a day per subject.
 
-    Called by an integration when it refuses a sale; returns the new alert, or None when today's is already sent.
+    Called by an integration when it refuses a sale, often in a customer's request: the alert is recorded here and
+    sent by a worker once this transaction commits (a slow or failing mail server never holds up the page).
+    Returns the new alert, or None when today's is already recorded.
     """
+    from inventory.alert_tasks import deliver_alert
+
     now = now or timezone.now()
     finding = Finding(
         kind=Alert.Kind.OUT_OF_STOCK,
@@ -132,8 +136,14 @@ def alert_staff_out_of_stock(
     )
     alert = _record(finding)
     if alert is not None:
-        _deliver(alert)
+        transaction.on_commit(lambda pk=alert.pk: deliver_alert.delay(pk))
     return alert
+
+
+def alert_deliver(*, alert_id: int) -> bool:
+    """Send one recorded alert now unless it was sent already (a retry of the task sends nothing twice)."""
+    alert = Alert.objects.filter(pk=alert_id, delivered_at__isnull=True).select_related("resource", "customer").first()
+    return _deliver(alert) if alert is not None else False
 
 
 def alert_customer(*, resource: Resource, kind: str, threshold: str, cycle: str, message: str) -> Alert | None:

@@ -132,13 +132,18 @@ def test_a_phone_whose_plan_ends_before_the_paid_period_is_not_used(funded, alic
 
 
 def test_without_capacity_nothing_is_charged_and_staff_are_alerted_once_a_day(
-    funded, alice, account, warsaw, sandbox, mailoutbox, settings
+    funded, alice, account, warsaw, sandbox, mailoutbox, settings, django_capture_on_commit_callbacks
 ):
     settings.ALERT_STAFF_EMAILS = ["ops@example.com"]
     product = _product(account, 10)  # no phone has a capacity set
     for key in ("a", "b"):
-        with pytest.raises(services.NotForSale) as refused:
+        # The alert is sent by a worker once the refusal commits, never inside the customer's request.
+        sent = len(mailoutbox)
+        with django_capture_on_commit_callbacks() as queued, pytest.raises(services.NotForSale) as refused:
             _buy(funded, product, key, alice)
+        assert len(mailoutbox) == sent
+        for deliver in queued:
+            deliver()
     assert "nothing was charged" in str(refused.value)
     assert _ledger(funded) == ["top_up"] and not Order.objects.exists()
     assert [c for c in sandbox.calls() if c.request.method != "GET"] == []

@@ -490,3 +490,26 @@ def test_it_reads_alert_settings_from_the_environment():
     )
     assert result.returncode == 0, result.stderr
     assert "[2, 14] [50, 100] ['ops@example.com', 'night@example.com']" in result.stdout
+
+
+def test_an_out_of_stock_alert_is_recorded_at_once_and_sent_by_a_worker_after_commit(
+    owner, mailoutbox, django_capture_on_commit_callbacks
+):
+    from inventory.alerts import alert_deliver, alert_staff_out_of_stock
+
+    account = ProviderAccountFactory()
+    with django_capture_on_commit_callbacks() as queued:
+        alert = alert_staff_out_of_stock(account=account, subject="product:1", message="“Port” cannot be sold.")
+    # The customer's request only records it: no mail server is waited on there.
+    assert alert is not None and alert.delivered_at is None and mailoutbox == []
+    assert len(queued) == 1
+
+    assert alert_deliver(alert_id=alert.pk) is True
+    alert.refresh_from_db()
+    assert alert.delivered_at is not None and len(mailoutbox) == 1
+    # A task retried after it sent (a worker lost before acknowledging) sends nothing twice.
+    assert alert_deliver(alert_id=alert.pk) is False and len(mailoutbox) == 1
+    # The same day's shortage again is the same alert: nothing new to queue.
+    with django_capture_on_commit_callbacks() as queued:
+        assert alert_staff_out_of_stock(account=account, subject="product:1", message="again") is None
+    assert queued == []
