@@ -238,8 +238,8 @@ class Integration:
         raise NotImplementedError(self.extend_refusal(resource))
 
     def add_gb_refusal(self, resource: Any) -> str:
-        """Why staff cannot add traffic to this resource ("" when they can)."""
-        return "only residential traffic can get more GB"
+        """Why staff cannot add traffic to this resource ("" when they can); integrations selling by GB override it."""
+        return f"{self.label} resources are not sold by GB, so they cannot get more"
 
     def add_gb(self, resource: Any, gb: int, actor: Any) -> Any:
         """Raise the resource's data limit by `gb` whole gigabytes upstream."""

@@ -177,7 +177,7 @@ def test_an_owner_adds_gb_to_residential_tokens_only(
     got = results(job)
     assert got[stock["resi"].pk] == ("ok", "5 GB added")
     assert Resource.objects.get(pk=stock["resi"].pk).data_limit_bytes == limit + 5 * GB
-    assert got[stock["shop"].pk] == ("failed", "only residential traffic can get more GB")
+    assert got[stock["shop"].pk] == ("failed", "Proxy shop resources are not sold by GB, so they cannot get more")
 
 
 @pytest.mark.parametrize("action", ["extend", "add_gb"])
