@@ -36,6 +36,9 @@ class _RedactSecretPaths(logging.Filter):
             record.args = tuple(self._mask(arg) for arg in record.args)
         return True
 
+    def is_secret(self, text: str) -> bool:
+        return any(marker in text for marker in self.markers)
+
     def _mask(self, arg: Any) -> Any:
         if isinstance(arg, str):
             for marker, placeholder in self.markers.items():
@@ -188,7 +191,9 @@ class BaseClient:
                     self._backoff(attempt, None, operation)
                     attempt += 1
                     continue
-                raise error from exc
+                # requests' own message names the URL: a path that is itself a secret must not ride along in
+                # the chained cause (tracebacks in logs and Sentry show it).
+                raise error from (None if _secret_paths.is_secret(path) else exc)
 
             status = response.status_code
             if status < 400:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import traceback
 
 import pytest
 import requests
@@ -53,3 +55,18 @@ def test_the_rotate_link_never_reaches_the_transport_log(live_sandbox, client, c
     assert caplog.records, "urllib3 logged nothing: the test would prove nothing"
     assert link not in caplog.text
     assert "<rotate link>" in caplog.text
+
+
+def test_a_rotate_link_that_cannot_be_sent_stays_out_of_the_traceback():
+    # Nothing listens on this port: requests' error says "Max retries exceeded with url: <the path>".
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    client = Client(f"http://127.0.0.1:{closed_port}/shop", "rk_sandbox", timeout=(1, 1), max_retries=0)
+    link = "/r/secretlink42"
+    with pytest.raises(errors.UnavailableError) as caught:
+        client.follow_rotate_path(link)
+    # What a log line or Sentry would show: the transport error names the URL, so it is not chained.
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "could not connect" in shown
+    assert "secretlink42" not in shown
