@@ -18,7 +18,8 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage
@@ -340,7 +341,7 @@ def _post_webhook(delivery: Delivery) -> tuple[int | None, str, str, bool]:
     endpoint = delivery.endpoint
     if endpoint is None or not endpoint.enabled:
         return None, "", "The endpoint was deleted or disabled.", False
-    refusal = webhook_url_refusal(endpoint.url, resolve=True)
+    address, refusal = _webhook_address(endpoint.url)
     if refusal:
         return None, "", refusal, False
     body = webhook_payload(delivery.notification)
@@ -352,15 +353,13 @@ def _post_webhook(delivery: Delivery) -> tuple[int | None, str, str, bool]:
         signing.HEADER: signing.sign(secret=endpoint.secret, body=body),
     }
     try:
-        response = requests.post(
-            endpoint.url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False
-        )
-    except requests.RequestException as exc:
+        status, text = _post_to_address(endpoint.url, address, body=body, headers=headers)
+    except urllib3.exceptions.HTTPError as exc:
         return None, "", f"{type(exc).__name__}: {exc}"[:500], True
-    excerpt = response.text[:EXCERPT]
-    if 200 <= response.status_code < 300:
-        return response.status_code, excerpt, "", False
-    return response.status_code, excerpt, f"HTTP {response.status_code}", True
+    excerpt = text[:EXCERPT]
+    if 200 <= status < 300:
+        return status, excerpt, "", False
+    return status, excerpt, f"HTTP {status}", True
 
 
 def webhook_url_refusal(url: str, *, resolve: bool = False) -> str:
@@ -368,22 +367,64 @@ def webhook_url_refusal(url: str, *, resolve: bool = False) -> str:
 
     NOTIFY_WEBHOOK_ALLOW_PRIVATE lifts both for development and tests (a receiver on this machine).
     """
+    if not resolve:
+        return _url_refusal(url)
+    return _webhook_address(url)[1]
+
+
+def _url_refusal(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "Use an http(s) URL."
-    if settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE:
-        return ""
-    if parts.scheme != "https":
+    if parts.scheme != "https" and not settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE:
         return "Use an https URL."
-    if not resolve:
-        return ""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except OSError:
-        return f"{parts.hostname} does not resolve."
-    if any(not ipaddress.ip_address(address.split("%")[0]).is_global for address in addresses):
-        return f"{parts.hostname} is a private address."
     return ""
+
+
+def _webhook_address(url: str) -> tuple[str, str]:
+    """The one address a delivery connects to, checked once: (address, "") or ("", why not).
+
+    The post goes to this very address (`_post_to_address`), never to a second lookup of the name, so a name
+    that answers a public address to the check and a private one to the connection (DNS rebinding) gets nowhere.
+    """
+    if refusal := _url_refusal(url):
+        return "", refusal
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except OSError:
+        return "", f"{parts.hostname} does not resolve."
+    addresses = [info[4][0] for info in infos]
+    if not settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE and any(
+        not ipaddress.ip_address(address.split("%")[0]).is_global for address in addresses
+    ):
+        return "", f"{parts.hostname} is a private address."
+    return addresses[0], ""
+
+
+def _post_to_address(url: str, address: str, *, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """POST to `url` through a connection to `address`; TLS still checks the certificate against the URL's name."""
+    parts = urlsplit(url)
+    timeout = urllib3.Timeout(connect=WEBHOOK_TIMEOUT_SECONDS, read=WEBHOOK_TIMEOUT_SECONDS)
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            parts.port or 443,
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+            timeout=timeout,
+            retries=False,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, parts.port or 80, timeout=timeout, retries=False)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    with pool:
+        response = pool.urlopen(
+            "POST", path, body=body, headers={**headers, "Host": parts.netloc}, redirect=False, preload_content=True
+        )
+    return response.status, response.data[: EXCERPT * 4].decode("utf-8", errors="replace")
 
 
 # Webhook endpoints ---------------------------------------------------------------------------------

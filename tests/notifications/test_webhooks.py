@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -111,3 +112,41 @@ def test_a_customer_cannot_delete_another_customers_endpoint(client, bob, endpoi
     client.force_login(bob)
     assert client.post(f"/portal/notifications/webhooks/{endpoint.pk}/delete/").status_code == 404
     assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+def test_a_name_that_rebinds_into_our_network_after_the_check_is_never_reached(
+    alice, customer_a, settings, deliver_now, monkeypatch
+):
+    """DNS rebinding: the name answers our check with a public address, and any later lookup with ours."""
+    settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE = False
+    monkeypatch.setattr(services, "WEBHOOK_TIMEOUT_SECONDS", 1)
+    inside = socket.socket()  # a service inside our network that must never be reached
+    inside.bind(("127.0.0.1", 0))
+    inside.listen()
+    inside.settimeout(0.2)
+    port = inside.getsockname()[1]
+    real_lookup = socket.getaddrinfo
+    lookups = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "hooks.rebind.test":
+            return real_lookup(host, *args, **kwargs)
+        lookups.append(host)
+        address = "93.184.215.14" if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    services.preferences_save(user=alice, channels={"order": ["webhook"]})
+    services.webhook_endpoint_create(user=alice, url=f"https://hooks.rebind.test:{port}/hooks/proxies")
+    with deliver_now():
+        (notification,) = services.notify(
+            customer=customer_a, event="order.fulfilled", subject="Order 8 done", body="Done.", data={"order": 8}
+        )
+    with pytest.raises(TimeoutError):
+        inside.accept()  # nobody connected to it
+    inside.close()
+    delivery = notification.deliveries.get()
+    assert delivery.status == Delivery.Status.FAILED
+    # The first try went to the public address it checked (and could not connect); the next lookup's answer was
+    # checked too, and refused.
+    assert delivery.error == "hooks.rebind.test is a private address."
