@@ -94,12 +94,42 @@ def test_beat_records_its_own_heartbeat_on_each_tick(db, tmp_path):
 
     scheduler = HeartbeatScheduler(app=app, schedule_filename=str(tmp_path / "schedule"), lazy=True)
     scheduler.setup_schedule()
+    for entry in scheduler.schedule.values():  # this test is about the heartbeat: send no task on this tick
+        entry.last_run_at = app.now()
     try:
         assert scheduler.tick() <= 30
     finally:
         scheduler.close()
 
     assert WorkerHeartbeat.objects.get(name=heartbeats.BEAT).seen_at > timezone.now() - dt.timedelta(seconds=5)
+
+
+def test_beat_runs_every_entry_at_its_first_start_and_then_on_its_interval(tmp_path):
+    from config.celery import app
+
+    schedule_file = str(tmp_path / "schedule")
+    scheduler = HeartbeatScheduler(app=app, schedule_filename=schedule_file, lazy=True)
+    scheduler.setup_schedule()
+    try:
+        sync = scheduler.schedule["sync-all-accounts"]
+        # A new deployment syncs now, not SYNC_INTERVAL_SECONDS after beat starts.
+        assert sync.is_due().is_due
+        ran = next(sync)  # what beat stores once it has sent the task
+        assert not ran.is_due().is_due
+        assert 0 < ran.is_due().next <= ran.schedule.run_every.total_seconds()
+        scheduler.schedule["sync-all-accounts"] = ran
+        scheduler.sync()
+    finally:
+        scheduler.close()
+
+    # Restarted with its schedule file: the entry keeps its last run and is not due again at once.
+    again = HeartbeatScheduler(app=app, schedule_filename=schedule_file, lazy=True)
+    again.setup_schedule()
+    try:
+        assert not again.schedule["sync-all-accounts"].is_due().is_due
+        assert again.schedule["check-alerts"].is_due().is_due  # never sent yet: still due
+    finally:
+        again.close()
 
 
 def test_the_heartbeat_check_command_fails_on_a_stale_heartbeat(db, settings):
