@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from inventory.alerts import alert_acknowledge
 from inventory.assignment import resource_assign
 from inventory.models import Alert, BulkItem, BulkJob, Resource, SyncRun
-from ops.admin import ReadOnlyAdmin
+from ops.admin import ReadOnlyAdmin, ReadOnlyInline
 from ops.audit import REDACTED, redact
 
 # Beyond the audit log's secret-looking keys: shop protocol URLs embed the password, rotate links are secrets.
@@ -106,15 +106,9 @@ class SyncRunAdmin(ReadOnlyAdmin):
         return format_html("<table><tr><th>kind</th><th>upstream id</th><th>reason</th></tr>{}</table>{}", rows, tail)
 
 
-class BulkItemInline(admin.TabularInline):
+class BulkItemInline(ReadOnlyInline):
     model = BulkItem
     fields = ("resource", "outcome", "message", "finished_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("resource")

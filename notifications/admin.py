@@ -6,19 +6,13 @@ from __future__ import annotations
 from django.contrib import admin
 
 from notifications.models import Delivery, DeliveryAttempt, Notification, Preference, TelegramLink, WebhookEndpoint
-from ops.admin import ReadOnlyAdmin
+from ops.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(ReadOnlyInline):
     model = Delivery
     fields = ("channel", "target", "status", "attempts", "last_status_code", "error", "sent_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notification)
@@ -32,15 +26,9 @@ class NotificationAdmin(ReadOnlyAdmin):
     inlines = [DeliveryInline]
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
     fields = ("at", "ok", "status_code", "response_excerpt", "error")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Delivery)
