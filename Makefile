@@ -26,7 +26,7 @@ run: install ## migrate SQLite, seed the demo, start sandbox + web + worker + be
 	@echo "  Open http://127.0.0.1:$(PORT)/accounts/login/  (Ctrl-C stops everything)"
 	@echo "  Staff sign-in codes: $(BIN)/python manage.py demo_code"
 	@echo ""
-	WEB_PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/honcho -f Procfile.dev start
+	WEB_PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/honcho -f Procfile.dev start
 
 test: install ## lint, then the whole suite against PostgreSQL, Redis and Chromium
 	$(BIN)/ruff check .

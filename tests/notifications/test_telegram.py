@@ -99,3 +99,20 @@ def test_the_twin_answers_like_the_bot_api(telegram):
     assert sent["chat"]["id"] == 99 and sent["text"] == "hi"
     assert api("setWebhook", url="https://bot.example/hook").json()["result"] is True
     assert api("getUpdates").status_code == 409
+
+
+def test_an_unreachable_bot_api_is_a_warning_and_the_next_poll_reads_what_waited(
+    client, alice, telegram, settings, caplog
+):
+    client.force_login(alice)
+    code = link_code(client.post("/portal/notifications/telegram/link/").content.decode())
+    telegram.press_start(code, chat_id="5551234")
+    reachable = settings.TELEGRAM_API_BASE
+    settings.TELEGRAM_API_BASE = "http://127.0.0.1:9/telegram"  # nothing listens on the discard port
+    assert tasks.poll_telegram() == 0
+    assert "could not read the bot's updates" in caplog.text
+    assert not TelegramLink.objects.get(user=alice).is_linked
+
+    settings.TELEGRAM_API_BASE = reachable
+    assert tasks.poll_telegram() == 1
+    assert TelegramLink.objects.get(user=alice).is_linked
