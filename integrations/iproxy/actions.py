@@ -217,13 +217,20 @@ def connection_create(
     return resource
 
 
+def connection_settings_current(connection: Resource) -> dict[str, Any]:
+    """The phone's settings as last mirrored, read through the client's parser: {} when the mirror cannot be read
+    (a form then shows no current values, and every value posted counts as a change)."""
+    phone = connection.details
+    return dict(phone.settings.raw) if phone is not None else {}
+
+
 def connection_settings_update(*, connection: Resource, changes: Mapping[str, Any], actor: User | None) -> Resource:
     """Send only the settings that differ from the mirrored ones; returns the refreshed connection.
 
     The client checks each value against the documented ranges before anything is sent.
     """
     _check_kind(connection, IPROXY_CONNECTION)
-    current = (connection.upstream or {}).get("settings", {})
+    current = connection_settings_current(connection)
     changed = {key: value for key, value in changes.items() if _normal(current.get(key)) != _normal(value)}
     if not changed:
         return connection

@@ -90,7 +90,6 @@ def _form_errors(form) -> str:
 
 
 def _render_connection(request, connection: Resource, status: int = 200, **bound) -> Any:
-    upstream = connection.upstream or {}
     children = connection.children.select_related("customer").order_by("status", "label", "id")
     accesses = []
     for child in children:
@@ -102,7 +101,7 @@ def _render_connection(request, connection: Resource, status: int = 200, **bound
     context = _phone_context(connection, tab="overview")
     context |= {
         "settings_form": bound.get("settings_form")
-        or forms.ConnectionSettingsForm(current=upstream.get("settings") or {}),
+        or forms.ConnectionSettingsForm(current=services.connection_settings_current(connection)),
         "prolongate_form": bound.get("prolongate_form") or forms.ProlongateForm(),
         "change_plan_form": bound.get("change_plan_form") or forms.ChangePlanForm(),
         "basic_info_form": bound.get("basic_info_form") or forms.BasicInfoForm(current=phone),
@@ -189,7 +188,7 @@ def connection_new(request, account_id: int):
 @require_POST
 def connection_settings(request, resource_id: int):
     connection = resource_for_staff(resource_id, kind=CONNECTION)
-    form = forms.ConnectionSettingsForm(request.POST, current=(connection.upstream or {}).get("settings") or {})
+    form = forms.ConnectionSettingsForm(request.POST, current=services.connection_settings_current(connection))
     if not form.is_valid():
         return _render_connection(request, connection, status=400, settings_form=form)
     changes = form.changes()

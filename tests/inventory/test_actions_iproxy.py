@@ -119,6 +119,21 @@ def test_it_changes_only_the_changed_settings(client, owner, phone, upstream, sa
     assert event.data["changes"] == {"ip_change_interval_minutes": 15, "ip_change_enabled": True}
 
 
+@pytest.mark.parametrize("mirrored", ["not a mapping", ["a", "list"], None])
+def test_a_phone_whose_mirrored_settings_cannot_be_read_still_opens_and_saves(
+    client, owner, phone, upstream, sandbox, mirrored
+):
+    # What the mirror holds came from upstream: whatever shape it has, the page must not fail on it.
+    Resource.objects.filter(pk=phone.pk).update(upstream={**phone.upstream, "settings": mirrored})
+    client.force_login(owner)
+    assert client.get(f"{STAFF}/connections/{phone.pk}/").status_code == 200
+    response = client.post(
+        f"{STAFF}/connections/{phone.pk}/settings/", {"ip_change_interval_minutes": "20"}, follow=True
+    )
+    assert "Saved:" in " ".join(_messages(response))
+    assert upstream.get_connection(phone.upstream_id).settings.ip_change_interval_minutes == 20
+
+
 @pytest.mark.parametrize(
     ("field", "posted", "value"),
     [
