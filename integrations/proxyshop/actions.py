@@ -243,7 +243,8 @@ def subscription_change_credentials(*, resource: Resource, actor: User | None) -
     action = "inventory.shop_subscription.change_credentials"
     new = _attempt(resource, actor, action, {}, lambda: client.change_credentials(resource.upstream_id))
     # Kept even if the read-back below fails, so the customer is never left with the dead password.
-    credentials = {**resource.upstream.get("credentials", {}), "password": new.password}
+    previous = (resource.upstream or {}).get("credentials")  # a purchase answer may have had none
+    credentials = {**(previous if isinstance(previous, dict) else {}), "password": new.password}
     resource.upstream = {**resource.upstream, "credentials": credentials}
     _refresh(resource, client)
     return _audited(resource, actor, action, {})

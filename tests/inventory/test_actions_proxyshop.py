@@ -126,6 +126,21 @@ def test_a_customer_gets_new_credentials(client, alice, account):
     assert new not in str(event.data) and old not in str(event.data)
 
 
+def test_new_credentials_are_kept_even_when_the_mirror_had_none(alice, account, sandbox):
+    # A purchase answer may leave the credentials out; the new password must still be kept (the old one is dead),
+    # even if the read-back after the change fails too.
+    resource = subscription(account, "subdestatic", alice.customer)
+    Resource.objects.filter(pk=resource.pk).update(upstream={**resource.upstream, "credentials": None})
+    resource.refresh_from_db()
+    sandbox.control(
+        "faults",
+        {"rules": [{"provider": "shop", "match": "GET subscriptions", "kind": "status", "status": 503, "times": 5}]},
+    )
+    actions.subscription_change_credentials(resource=resource, actor=alice)
+    resource.refresh_from_db()
+    assert resource.upstream["credentials"]["password"] == upstream(account, "subdestatic").credentials.password
+
+
 def test_it_says_when_new_credentials_are_unconfirmed_and_audits_it(client, support, account, sandbox):
     resource = subscription(account, "subdestatic")
     old = resource.upstream["credentials"]["password"]
