@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from inventory.mirror import write_account_rows
 from inventory.models import SyncRun
+from inventory.usage import usage_read_apart, usage_record_growth
 from ops import audit, locks
 from providers import crypto, registry
 from providers.http import errors
@@ -47,7 +48,9 @@ def _sync_locked(account: ProviderAccount) -> SyncRun:
     now = timezone.now()
     try:
         integration = registry.for_account(account)
-        rows = integration.read(integration.client(account), now)
+        client = integration.client(account)
+        rows = integration.read(client, now)
+        usage = usage_read_apart(integration=integration, client=client, account=account, rows=rows, now=now)
     except (errors.ProviderError, crypto.SecretUnreadable) as exc:
         _fail(run, account, str(exc))
         if isinstance(exc, errors.RateLimitedError | errors.UnavailableError):
@@ -56,6 +59,10 @@ def _sync_locked(account: ProviderAccount) -> SyncRun:
     try:
         kinds = [kind.value for kind in integration.resource_kinds]
         counts = write_account_rows(account, kinds, rows, now)
+        # Usage read apart from the rows: samples only, so the rows' fingerprints never see it.
+        usage_record_growth(account=account, growth=usage.growth)
+        for problem in usage.problems:
+            counts.report(problem, problem.reason)
         with transaction.atomic():
             run.seen, run.created, run.updated, run.vanished = (
                 counts.seen,
