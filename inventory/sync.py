@@ -5,7 +5,9 @@ The integration reads and maps (`integrations/<kind>/mirror.py`); `inventory.mir
 failed read leaves the mirror exactly as it was. The writes go in short chunked transactions (orders settling
 meanwhile never wait behind a whole account); a failure halfway leaves the chunks written so far, which are
 true upstream facts, and the next sync writes the rest. A row the mirror cannot hold is reported on the run,
-never allowed to stop it.
+never allowed to stop it. Usage that an integration reads apart from its rows (counted per period upstream) is
+read with them and written as usage samples only (`inventory.usage`); a failed read of it is reported on the
+run, never failing it.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ sample, so a chart carries the last value forward. `usage_downsample()` (a beat 
 resource, the last sample of each past hour, after HOURLY_FOR the last of each day, and after DAILY_FOR none:
 at most a few raw samples, 168 hourly and 365 daily per resource.
 
-Some upstreams count usage per period rather than as a running total (iProxy's traffic per hour and port):
-their integration reads the growth apart from its rows (`Integration.read_usage`), and `usage_record_growth()`
-adds it to each resource's running total, one sample at the end of each period. Such a counter lives only in
-the samples (the row has no `data_used_bytes`), so a total that moves every sync never rewrites the row.
+Some upstreams count usage per period (an hour, say) rather than as a running total: their integration reads
+the growth apart from its rows (`Integration.read_usage`), and `usage_record_growth()` adds it to each
+resource's running total, one sample at the end of each period. Such a counter lives only in the samples (the
+row has no `data_used_bytes`), so a total that moves every sync never rewrites the row.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ DAILY_FOR = dt.timedelta(days=365)
 RATE_WINDOW = dt.timedelta(days=7)
 MIN_RATE_SPAN = dt.timedelta(hours=1)
 DELETE_BATCH = 1000
+WRITE_BATCH = 1000
 
 Resolution = UsageSample.Resolution
 
@@ -93,7 +94,7 @@ def usage_record_growth(*, account, growth: Iterable[UsageGrowth]) -> int:
             total += entry.bytes_used
             last_at = entry.end
             samples.append(UsageSample(resource_id=pk, at=entry.end, bytes_used=total))
-    UsageSample.objects.bulk_create(samples, batch_size=DELETE_BATCH)
+    UsageSample.objects.bulk_create(samples, batch_size=WRITE_BATCH)
     return len(samples)
 
 
