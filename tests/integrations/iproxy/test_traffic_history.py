@@ -19,6 +19,7 @@ from inventory.sync import sync_account
 from inventory.usage import hour_start, projections, usage_history, usage_read_until, usage_record_growth
 from providers import registry
 from providers.registry import UsageGrowth
+from tests.api.conftest import KeyClient, key_for
 from tests.inventory.test_sync import by_label, resource_writes, unique_account
 from tests.support.pages import page
 
@@ -307,3 +308,14 @@ def test_the_staff_statistics_page_of_a_phone_shows_its_stored_history(client, s
     total = usage_history(phone)["charts"][0]["series"]["total"]
     assert "data-usage-chart" in text and f"Last 24 hours, per hour: {total}" in text
     assert 'id="traffic-by-day"' in text  # beside the live figures
+
+
+def test_the_customer_api_gives_an_accesss_traffic_history(sandbox, account, alice, customer_a):
+    sync_account(account=account)
+    access = by_label(account, IPROXY_CONNECTION)[ONLINE].children.order_by("pk").first()
+    Resource.objects.filter(pk=access.pk).update(customer=customer_a)
+
+    body = KeyClient(key_for(alice, can_write=False)).get(f"/api/proxies/{access.pk}/usage/history").json()
+
+    assert [sample["bytes_used"] for sample in body["samples"]] == [used for _, used in history(access)]
+    assert body["bytes_per_day"] > 0 and body["runs_out_at"] is None
