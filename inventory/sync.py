@@ -5,7 +5,9 @@ The integration reads and maps (`integrations/<kind>/mirror.py`); `inventory.mir
 failed read leaves the mirror exactly as it was. The writes go in short chunked transactions (orders settling
 meanwhile never wait behind a whole account); a failure halfway leaves the chunks written so far, which are
 true upstream facts, and the next sync writes the rest. A row the mirror cannot hold is reported on the run,
-never allowed to stop it.
+never allowed to stop it. Usage that an integration reads apart from its rows (counted per period upstream) is
+read with them and written as usage samples only (`inventory.usage`); a failed read of it is reported on the
+run, never failing it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.utils import timezone
 
 from inventory.mirror import write_account_rows
 from inventory.models import SyncRun
+from inventory.usage import usage_read_apart, usage_record_growth
 from ops import audit, locks
 from providers import crypto, registry
 from providers.http import errors
@@ -47,7 +50,9 @@ def _sync_locked(account: ProviderAccount) -> SyncRun:
     now = timezone.now()
     try:
         integration = registry.for_account(account)
-        rows = integration.read(integration.client(account), now)
+        client = integration.client(account)
+        rows = integration.read(client, now)
+        usage = usage_read_apart(integration=integration, client=client, account=account, rows=rows, now=now)
     except (errors.ProviderError, crypto.SecretUnreadable) as exc:
         _fail(run, account, str(exc))
         if isinstance(exc, errors.RateLimitedError | errors.UnavailableError):
@@ -56,6 +61,10 @@ def _sync_locked(account: ProviderAccount) -> SyncRun:
     try:
         kinds = [kind.value for kind in integration.resource_kinds]
         counts = write_account_rows(account, kinds, rows, now)
+        # Usage read apart from the rows: samples only, so the rows' fingerprints never see it.
+        usage_record_growth(account=account, growth=usage.growth)
+        for problem in usage.problems:
+            counts.report(problem, problem.reason)
         with transaction.atomic():
             run.seen, run.created, run.updated, run.vanished = (
                 counts.seen,

@@ -5,6 +5,11 @@ time the counter or anything else about the resource changed: a counter that sta
 sample, so a chart carries the last value forward. `usage_downsample()` (a beat task, hourly) keeps, per
 resource, the last sample of each past hour, after HOURLY_FOR the last of each day, and after DAILY_FOR none:
 at most a few raw samples, 168 hourly and 365 daily per resource.
+
+Some upstreams count usage per period (an hour, say) rather than as a running total: their integration reads
+the growth apart from its rows (`Integration.read_usage`), and `usage_record_growth()` adds it to each
+resource's running total, one sample at the end of each period. Such a counter lives only in the samples (the
+row has no `data_used_bytes`), so a total that moves every sync never rewrites the row.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, OuterRef, Subquery
 from django.utils import timezone
 
+from inventory.mirror import fits_bigint
 from inventory.models import Resource, UsageSample
 from ops.units import format_gb as gb
+from providers.registry import UsageGrowth, UsageReading
 
 HOURLY_FOR = dt.timedelta(days=7)
 DAILY_FOR = dt.timedelta(days=365)
@@ -26,8 +33,69 @@ DAILY_FOR = dt.timedelta(days=365)
 RATE_WINDOW = dt.timedelta(days=7)
 MIN_RATE_SPAN = dt.timedelta(hours=1)
 DELETE_BATCH = 1000
+WRITE_BATCH = 1000
 
 Resolution = UsageSample.Resolution
+
+
+# Usage read apart from the rows ---------------------------------------------------------------------------
+
+
+def _with_last_sample(resources):
+    latest = UsageSample.objects.filter(resource=OuterRef("pk")).order_by("-at", "-pk")
+    return resources.annotate(
+        last_at=Subquery(latest.values("at")[:1]), last_used=Subquery(latest.values("bytes_used")[:1])
+    )
+
+
+def usage_read_until(*, account, kinds: Iterable[str]) -> dict[tuple[str, str], dt.datetime]:
+    """Where the usage history of each of this account's resources of these kinds ends (its last sample):
+    what an integration that reads usage apart from its rows reads from next. One query."""
+    rows = _with_last_sample(Resource.objects.filter(account=account, kind__in=list(kinds))).filter(
+        last_at__isnull=False
+    )
+    return {(kind, upstream_id): at for kind, upstream_id, at in rows.values_list("kind", "upstream_id", "last_at")}
+
+
+def usage_read_apart(*, integration, client, account, rows: list, now: dt.datetime) -> UsageReading:
+    """The usage an integration reads apart from its rows (nothing for most), from where each history ends."""
+    if not integration.reads_usage_apart:
+        return UsageReading()
+    read_until = usage_read_until(account=account, kinds=[kind.value for kind in integration.resource_kinds])
+    return integration.read_usage(client, rows, read_until=read_until, now=now)
+
+
+def usage_record_growth(*, account, growth: Iterable[UsageGrowth]) -> int:
+    """Add each period's growth to its resource's running total, as a sample at the period's end; returns
+    how many samples were written.
+
+    A period that ends at or before the resource's last sample was counted already (read twice: skipped). A
+    resource's first reading starts from a zero sample at the start of its first period, so the charts show
+    that period's use. A resource the mirror does not hold (its row was refused) is skipped.
+    """
+    by_resource: dict[tuple[str, str], list[UsageGrowth]] = {}
+    for entry in growth:
+        by_resource.setdefault((entry.kind, entry.upstream_id), []).append(entry)
+    if not by_resource:
+        return 0
+    resources = _with_last_sample(
+        Resource.objects.filter(account=account, kind__in={kind for kind, _ in by_resource})
+    ).values_list("kind", "upstream_id", "pk", "last_at", "last_used")
+    samples = []
+    for kind, upstream_id, pk, last_at, total in resources.iterator(chunk_size=2000):
+        for entry in sorted(by_resource.get((kind, upstream_id), ()), key=lambda entry: entry.end):
+            if (last_at is not None and entry.end <= last_at) or entry.bytes_used < 0:
+                continue
+            if total is None:
+                samples.append(UsageSample(resource_id=pk, at=entry.start, bytes_used=0))
+                total = 0
+            if not fits_bigint(total + entry.bytes_used):
+                break  # no bigint holds it: the history stops growing rather than wrapping
+            total += entry.bytes_used
+            last_at = entry.end
+            samples.append(UsageSample(resource_id=pk, at=entry.end, bytes_used=total))
+    UsageSample.objects.bulk_create(samples, batch_size=WRITE_BATCH)
+    return len(samples)
 
 
 # Folding and pruning -------------------------------------------------------------------------------------
@@ -37,22 +105,23 @@ def usage_downsample(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Fold raw samples of past hours into one per hour, hourly samples past HOURLY_FOR into one per day,
     and delete what is older than DAILY_FOR; returns how many samples each step removed."""
     now = now or timezone.now()
-    this_hour = _hour(now)
+    this_hour = hour_start(now)
     hourly_until = _day(now - HOURLY_FOR)
     pruned, _ = UsageSample.objects.filter(at__lt=now - DAILY_FOR).delete()
     return {
-        "hourly": _fold(Resolution.RAW, Resolution.HOUR, before=this_hour, bucket=_hour),
+        "hourly": _fold(Resolution.RAW, Resolution.HOUR, before=this_hour, bucket=hour_start),
         "daily": _fold(Resolution.HOUR, Resolution.DAY, before=hourly_until, bucket=_day),
         "pruned": pruned,
     }
 
 
-def _hour(moment: dt.datetime) -> dt.datetime:
+def hour_start(moment: dt.datetime) -> dt.datetime:
+    """The start of the UTC hour this moment is in."""
     return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _day(moment: dt.datetime) -> dt.datetime:
-    return _hour(moment).replace(hour=0)
+    return hour_start(moment).replace(hour=0)
 
 
 def _fold(source: str, target: str, *, before: dt.datetime, bucket) -> int:
@@ -120,23 +189,28 @@ def project(
 
 
 def projections(resources: Iterable[Resource], *, now: dt.datetime | None = None) -> dict[int, Projection]:
-    """The projection of each of these resources that has enough history, from one grouped query."""
+    """The projection of each of these resources that has enough history, from one grouped query.
+
+    A counter kept only in the samples (no `data_used_bytes`: usage read apart from the rows, always growing)
+    is read at its last sample, and the rate runs to that sample rather than to now.
+    """
     now = now or timezone.now()
-    by_pk = {resource.pk: resource for resource in resources if resource.data_used_bytes is not None}
+    by_pk = {resource.pk: resource for resource in resources}
     windows = (
         UsageSample.objects.filter(resource_id__in=by_pk, at__gte=now - RATE_WINDOW, at__lte=now)
         .values("resource_id")
-        .annotate(first_at=Min("at"), first_used=Min("bytes_used"))
+        .annotate(first_at=Min("at"), first_used=Min("bytes_used"), last_at=Max("at"), last_used=Max("bytes_used"))
     )
     found = {}
     for window in windows:
         resource = by_pk[window["resource_id"]]
+        on_row = resource.data_used_bytes is not None
         projection = project(
-            used=resource.data_used_bytes,
+            used=resource.data_used_bytes if on_row else window["last_used"],
             limit=resource.data_limit_bytes,
             first_at=window["first_at"],
             first_used=window["first_used"],
-            now=now,
+            now=now if on_row else window["last_at"],
         )
         if projection is not None:
             found[resource.pk] = projection
@@ -175,9 +249,7 @@ class Bar:
 
 def usage_history(resource: Resource, *, now: dt.datetime | None = None) -> dict | None:
     """What the usage charts show: bytes used per hour (last 24 hours) and per day (last 30 days), and the
-    projection. None for a resource without a usage counter."""
-    if resource.data_used_bytes is None:
-        return None
+    projection. None for a resource without a usage counter (on its row or in its samples)."""
     now = now or timezone.now()
     since = now - dt.timedelta(days=30)
     before = UsageSample.objects.filter(resource=resource, at__lt=since).aggregate(last=Max("at"))["last"]
@@ -186,7 +258,9 @@ def usage_history(resource: Resource, *, now: dt.datetime | None = None) -> dict
         .order_by("at", "pk")
         .values_list("at", "bytes_used")
     )
-    hour_ends = [_hour(now) + dt.timedelta(hours=1) - dt.timedelta(hours=23 - index) for index in range(24)]
+    if resource.data_used_bytes is None and not samples:
+        return None
+    hour_ends = [hour_start(now) + dt.timedelta(hours=1) - dt.timedelta(hours=23 - index) for index in range(24)]
     day_ends = [_day(now) + dt.timedelta(days=1) - dt.timedelta(days=29 - index) for index in range(30)]
     hourly = _bars(samples, hour_ends, dt.timedelta(hours=1), "%H:00", every=6)
     daily = _bars(samples, day_ends, dt.timedelta(days=1), "%d %b", every=7)
@@ -203,7 +277,9 @@ def usage_history(resource: Resource, *, now: dt.datetime | None = None) -> dict
         "rate": gb(round(projection.bytes_per_day)) if projection else None,
         "runs_out_at": exhaustion,
         "has_limit": bool(resource.data_limit_bytes),
-        "exhausted": bool(resource.data_limit_bytes) and resource.data_used_bytes >= resource.data_limit_bytes,
+        "exhausted": bool(resource.data_limit_bytes)
+        and resource.data_used_bytes is not None
+        and resource.data_used_bytes >= resource.data_limit_bytes,
     }
 
 

@@ -10,7 +10,7 @@ importing their modules.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -78,6 +78,36 @@ class CheckResult:
 
     message: str
     balance_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class UsageGrowth:
+    """Data one resource used in one closed period, read apart from its row (`Integration.read_usage`).
+
+    The core adds it to the resource's running total in the usage history; growth 0 still records that the
+    period was read (the next read starts at `end`).
+    """
+
+    kind: str
+    upstream_id: str
+    start: dt.datetime
+    end: dt.datetime
+    bytes_used: int
+
+
+@dataclass(frozen=True)
+class UsageProblem:
+    """A usage figure that could not be read this sync; reported on the sync run, never failing it."""
+
+    kind: str
+    upstream_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class UsageReading:
+    growth: tuple[UsageGrowth, ...] = ()
+    problems: tuple[UsageProblem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +190,17 @@ class Integration:
     def read(self, client: Any, now: dt.datetime) -> list[Any]:
         """Every upstream list the mirror keeps, as `inventory.mirror.Row`s; nothing is written here."""
         raise NotImplementedError
+
+    # The usage history of some kinds is read apart from their rows (`read_usage`), not as a row's counter.
+    reads_usage_apart: ClassVar[bool] = False
+
+    def read_usage(
+        self, client: Any, rows: list[Any], *, read_until: Mapping[tuple[str, str], dt.datetime], now: dt.datetime
+    ) -> UsageReading:
+        """Usage that is not a counter on the rows (only when `reads_usage_apart`): the growth since
+        `read_until[(kind, upstream_id)]` (where the last reading ended, absent before the first), read after
+        `read()` and before anything is written. A failed read is a problem in the answer, never raised."""
+        return UsageReading()
 
     def offline_since(self, resource: Any) -> dt.datetime | None:
         """When a resource the sync saw offline went offline, from the mirror (None when not known)."""

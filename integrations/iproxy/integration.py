@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.selectors import renewal_product_for
-from integrations.iproxy import actions, fulfilment, mirror, rules
+from integrations.iproxy import actions, fulfilment, mirror, rules, traffic
 from integrations.iproxy import client as iproxy
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION, IPROXY_PORT
 from inventory.presenters import dig
@@ -57,6 +57,12 @@ class IProxy(registry.Integration):
 
     def read(self, client, now):
         return mirror.read_rows(client, now)
+
+    reads_usage_apart = True
+
+    def read_usage(self, client, rows, *, read_until, now):
+        """The phones' and accesses' traffic, per closed hour (iProxy keeps no running total)."""
+        return traffic.read_traffic(client, rows, read_until=read_until, now=now)
 
     def details(self, resource) -> iproxy.Connection | iproxy.ProxyAccess | None:
         parse = iproxy.ProxyAccess if resource.kind == IPROXY_ACCESS else iproxy.Connection
