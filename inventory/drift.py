@@ -19,14 +19,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from inventory.models import DriftItem, Resource
+from inventory.models import DriftItem, Resource, drift_value_text
 from notifications import services as notifications
-from ops import audit
+from ops import audit, seek
 from ops.models import AuditEvent
 from providers import registry
 from providers.http import errors
@@ -36,22 +37,6 @@ from providers.registry import ActionRefused, WatchedField
 PRESENCE = WatchedField("presence", "Exists upstream", customer_facing=True, restorable=False)
 LISTED, GONE = "listed", "gone upstream"
 RESOURCE_TARGET = Resource._meta.label_lower
-
-
-def masked(value: Any) -> str:
-    """How a secret value shows in lists, notifications and the audit log: that it is set, never any of it."""
-    return audit.REDACTED if value not in (None, "") else "(none)"
-
-
-def shown(value: Any) -> str:
-    """A watched value as staff read it."""
-    if value is None:
-        return "(none)"
-    if isinstance(value, list | tuple):
-        return ", ".join(map(str, value)) or "(none)"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value) if value != "" else "(empty)"
 
 
 # Detection (called by the sync) ---------------------------------------------------------------------
@@ -187,6 +172,39 @@ class DriftWatch:
             DriftItem.objects.bulk_update([*seen, *superseded], ["state", "after", "last_seen_at", "decided_at"])
 
 
+# Reading (staff pages) -------------------------------------------------------------------------------
+
+NEWEST_FIRST = seek.SortOrder("newest", "Newest first", ("first_seen_at", "id"), descending=True)
+
+
+def drift_for_staff(*, state: str = DriftItem.State.OPEN, provider: str = "", account_id: str = "") -> QuerySet:
+    """The queue: items in a state (every state when ""), of one provider kind or account, with what a row shows."""
+    items = DriftItem.objects.select_related("resource", "account", "customer", "decided_by")
+    if state:
+        items = items.filter(state=state)
+    if provider:
+        items = items.filter(account__kind=provider)
+    if account_id:
+        items = items.filter(account_id=account_id)
+    return items
+
+
+def open_drift_count() -> int:
+    return DriftItem.objects.filter(state=DriftItem.State.OPEN).count()
+
+
+def open_drift_for_resource(resource: Resource) -> list[DriftItem]:
+    return list(resource.drift_items.filter(state=DriftItem.State.OPEN).order_by("field_label", "id"))
+
+
+def item_for_staff(item_id: int) -> DriftItem:
+    """The one loader of a drift item for the staff pages (any item, or 404)."""
+    return get_object_or_404(
+        DriftItem.objects.select_related("resource__account", "resource__customer", "customer", "decided_by"),
+        pk=item_id,
+    )
+
+
 # Deciding (staff) ------------------------------------------------------------------------------------
 
 
@@ -269,7 +287,7 @@ def _field(item: DriftItem) -> WatchedField | None:
 def _decide(item: DriftItem, state: str, actor: User) -> None:
     item.state, item.decided_at, item.decided_by = state, timezone.now(), actor
     item.save(update_fields=["state", "decided_at", "decided_by"])
-    values = (masked(item.before), masked(item.after)) if item.secret else (item.before, item.after)
+    values = (item.before_listed, item.after_listed) if item.secret else (item.before, item.after)
     audit.record(
         action=f"inventory.drift.{'accept' if state == DriftItem.State.ACCEPTED else 'restore'}",
         actor=actor,
@@ -287,8 +305,8 @@ def _tell_customer(item: DriftItem, resource: Resource, customer: Any) -> None:
         body = f"The {item.field_label.lower()} of your proxy {name} has changed. The new one is on your proxy's page."
     else:
         body = (
-            f"The {item.field_label.lower()} of your proxy {name} is now {shown(item.after)} "
-            f"(it was {shown(item.before)})."
+            f"The {item.field_label.lower()} of your proxy {name} is now {drift_value_text(item.after)} "
+            f"(it was {drift_value_text(item.before)})."
         )
     notifications.notify(
         customer=customer,

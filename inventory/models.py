@@ -335,3 +335,37 @@ class DriftItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field_label} of {self.resource_id} ({self.state})"
+
+    # What lists show (a secret masked) and what the item's page shows staff (in clear).
+    @property
+    def before_listed(self) -> str:
+        return drift_value_text(self.before, masked=self.secret)
+
+    @property
+    def after_listed(self) -> str:
+        return drift_value_text(self.after, masked=self.secret)
+
+    @property
+    def before_text(self) -> str:
+        return drift_value_text(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return drift_value_text(self.after)
+
+
+# How a masked secret shows: that it is set, never any part of it (the audit log's placeholder).
+MASKED = "[redacted]"
+
+
+def drift_value_text(value, *, masked: bool = False) -> str:
+    """A watched value as people read it; a masked one says only whether it is set."""
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if masked:
+        return MASKED
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
