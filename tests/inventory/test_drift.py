@@ -10,6 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
+from integrations.proxyshop import actions as shop_actions
 from integrations.unknownproxies import actions as up_actions
 from integrations.unknownproxies.kinds import UNKNOWN_PROXIES
 from inventory import drift
@@ -21,7 +23,7 @@ from ops import audit
 from ops.models import AuditEvent
 from providers.http import errors
 from providers.registry import ActionRefused, client_for_account
-from tests.factories import ProviderAccountFactory, UserFactory
+from tests.factories import ProviderAccountFactory
 
 GB = 10**9
 
@@ -161,9 +163,8 @@ def test_a_change_of_ours_whose_answer_was_lost_is_not_judged(account, customer_
     assert open_items() == []
 
 
-def test_a_sold_token_that_vanished_is_drift_and_its_other_items_are_superseded(account, customer_a, sandbox):
+def test_a_sold_token_that_vanished_is_drift_and_its_other_items_are_superseded(account, customer_a, support, sandbox):
     isp = sold(account, "ispActive001", customer_a)
-    sold(account, "resiActive01", customer_b := customer_a)
     console(account).modify_isp_token("ispActive001", password="Console123")
     sync_account(account=account)
     sandbox.app.provider("unknownproxies").isp.pop("ispActive001")  # deleted in the console
@@ -172,11 +173,11 @@ def test_a_sold_token_that_vanished_is_drift_and_its_other_items_are_superseded(
 
     assert run.vanished == 1
     [gone] = open_items()
-    assert (gone.resource, gone.field_key, gone.customer) == (isp, drift.PRESENCE.key, customer_b)
+    assert (gone.resource, gone.field_key, gone.customer) == (isp, drift.PRESENCE.key, customer_a)
     assert (gone.before, gone.after) == (drift.LISTED, drift.GONE)
     assert DriftItem.objects.get(field_key="password").state == DriftItem.State.SUPERSEDED
     with pytest.raises(ActionRefused, match="cannot be brought back"):
-        drift_restore(item=gone, actor=UserFactory(username="s2", role="support"))
+        drift_restore(item=gone, actor=support)
 
 
 def test_stock_that_vanished_is_not_drift(account, sandbox):
@@ -275,3 +276,119 @@ def test_it_refuses_to_restore_what_the_provider_cannot_set(account, customer_a,
     assert len(sandbox.calls("PATCH")) == calls
     item.refresh_from_db()
     assert item.state == DriftItem.State.OPEN
+
+
+# The proxy shop ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shop(db, sandbox):
+    account = ProviderAccountFactory(kind="shop")
+    sync_account(account=account)
+    return account
+
+
+def test_a_network_switched_in_the_shops_panel_is_drift_and_restores(shop, customer_a, support):
+    subscription = sold(shop, "subdestatic", customer_a)
+    console(shop).switch_network("subdestatic", "netnlams")
+
+    sync_account(account=shop)
+
+    [item] = open_items(subscription)
+    assert (item.field_key, item.before, item.after) == ("network", "DE-BER Berlin", "NL-AMS Amsterdam")
+    assert drift_restore(item=item, actor=support) is True
+    upstream = next(s for s in console(shop).subscriptions() if s.id == "subdestatic")
+    assert upstream.network_label == "DE-BER Berlin"
+    assert AuditEvent.objects.filter(action="inventory.shop_subscription.switch_network", actor=support).exists()
+    sync_account(account=shop)
+    assert open_items() == []
+
+
+def test_new_credentials_from_the_shops_panel_can_only_be_accepted(shop, customer_a, support):
+    subscription = sold(shop, "subnlrotating", customer_a)
+    console(shop).change_credentials("subnlrotating")
+    console(shop).set_rotation_policy("subnlrotating", 30)
+
+    sync_account(account=shop)
+
+    items = {item.field_key: item for item in open_items(subscription)}
+    assert set(items) == {"password", "rotation"}
+    assert (items["rotation"].before, items["rotation"].after) == (10, 30)
+    with pytest.raises(ActionRefused, match="no call that sets the password back"):
+        drift_restore(item=items["password"], actor=support)
+    assert drift_accept(item=items["password"], actor=support) is True
+    assert drift_restore(item=items["rotation"], actor=support) is True
+    assert next(s for s in console(shop).subscriptions() if s.id == "subnlrotating").rotation_policy == 10
+
+
+def test_our_own_shop_actions_are_never_drift(shop, customer_a, owner):
+    subscription = sold(shop, "subnlrotating", customer_a)
+    shop_actions.subscription_change_credentials(resource=subscription, actor=owner)
+    shop_actions.subscription_set_rotation(resource=subscription, actor=owner, minutes=5)
+    shop_actions.subscription_rotate_now(resource=subscription, actor=owner)
+
+    sync_account(account=shop)
+
+    assert open_items() == []
+
+
+# iProxy ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def iproxy(db, sandbox, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "drift"}}
+    account = ProviderAccountFactory(kind="iproxy")
+    sync_account(account=account)
+    return account
+
+
+def main_access(account) -> Resource:
+    """The demo's userpass http access on the online phone."""
+    accesses = Resource.objects.filter(account=account, kind=IPROXY_ACCESS).select_related("parent")
+    return next(access for access in accesses if access.upstream.get("description") == "main http proxy")
+
+
+def test_a_proxy_access_password_changed_in_the_console_is_drift_and_restores(iproxy, customer_a, support):
+    access = main_access(iproxy)
+    sold(iproxy, access.upstream_id, customer_a)
+    ours = access.upstream["auth"]["password"]
+    login = access.upstream["auth"]["login"]
+    console(iproxy).update_proxy_access(access.parent.upstream_id, access.upstream_id, login=login, password="console9")
+
+    sync_account(account=iproxy)
+
+    [item] = open_items(access)
+    assert (item.field_key, item.before, item.after, item.secret) == ("password", ours, "console9", True)
+    assert drift_restore(item=item, actor=support) is True
+    [upstream] = [a for a in console(iproxy).list_all_proxy_accesses() if a.id == access.upstream_id]
+    assert (upstream.auth.login, upstream.auth.password) == (login, ours)
+
+
+def test_a_phone_setting_changed_in_the_console_is_staff_drift_and_restores(iproxy, support):
+    phone = Resource.objects.get(account=iproxy, kind=IPROXY_CONNECTION, label="online with plan")
+    ours = phone.upstream["settings"]["ip_change_interval_minutes"]
+    console(iproxy).update_connection_settings(phone.upstream_id, ip_change_interval_minutes=ours + 7)
+
+    sync_account(account=iproxy)
+
+    [item] = open_items(phone)
+    assert (item.field_key, item.before, item.after, item.customer) == (
+        "ip_change_interval_minutes",
+        ours,
+        ours + 7,
+        None,
+    )
+    assert drift_restore(item=item, actor=support) is True
+    assert console(iproxy).get_connection(phone.upstream_id).settings.ip_change_interval_minutes == ours
+
+
+def test_a_sold_access_closed_in_the_console_is_drift(iproxy, customer_a):
+    access = main_access(iproxy)
+    sold(iproxy, access.upstream_id, customer_a)
+    console(iproxy).delete_proxy_access(access.parent.upstream_id, access.upstream_id)
+
+    sync_account(account=iproxy)
+
+    [item] = open_items(access)
+    assert item.field_key == drift.PRESENCE.key and item.customer == customer_a
