@@ -55,6 +55,7 @@ class DriftWatch:
             if watched:
                 self.fields[kind] = {field.key: field for field in watched}
         self.sold_kinds = [kind for kind in kinds if kind in registry.sold_resource_kinds()]
+        self.opened = 0  # new items, for the staff alert after the sync
 
     def judge_changed(self, changed: Sequence[tuple[int, Any]], report: Any) -> None:
         """Compare the changed rows (pk, new Row) with what the mirror holds now; call before writing them.
@@ -168,6 +169,7 @@ class DriftWatch:
     def _save(self, new: list[DriftItem], seen: list[DriftItem], superseded: list[DriftItem]) -> None:
         if new:
             DriftItem.objects.bulk_create(new)
+            self.opened += len(new)
         if seen or superseded:
             DriftItem.objects.bulk_update([*seen, *superseded], ["state", "after", "last_seen_at", "decided_at"])
 

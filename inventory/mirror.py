@@ -132,6 +132,8 @@ class Counts:
     unchanged: int = 0
     problems: list[dict[str, str]] = field(default_factory=list)
     problem_count: int = 0
+    # New drift items (`inventory.drift`): changes someone made in the provider's console.
+    drift_opened: int = 0
 
     def report(self, row: Row, reason: str) -> None:
         self.problem_count += 1
@@ -247,6 +249,7 @@ def write_account_rows(account: Any, kinds: Sequence[str], rows: Iterable[Row], 
         with transaction.atomic():
             watch.vanished(batch)
             counts.vanished += mark_vanished(Resource.objects.filter(pk__in=batch), now=now)
+    counts.drift_opened = watch.opened
     return counts
 
 

@@ -16,7 +16,7 @@ from integrations.unknownproxies import actions as up_actions
 from integrations.unknownproxies.kinds import UNKNOWN_PROXIES
 from inventory import drift
 from inventory.drift import drift_accept, drift_restore
-from inventory.models import DriftItem, Resource, SyncRun
+from inventory.models import Alert, DriftItem, Resource, SyncRun
 from inventory.sync import sync_account
 from notifications.models import Notification
 from ops import audit
@@ -178,6 +178,22 @@ def test_a_sold_token_that_vanished_is_drift_and_its_other_items_are_superseded(
     assert DriftItem.objects.get(field_key="password").state == DriftItem.State.SUPERSEDED
     with pytest.raises(ActionRefused, match="cannot be brought back"):
         drift_restore(item=gone, actor=support)
+
+
+def test_staff_are_alerted_once_per_sync_that_finds_new_drift(account, customer_a, owner, mailoutbox):
+    owner.email = "owner@example.com"
+    owner.save(update_fields=["email"])
+    sold(account, "ispActive001", customer_a)
+    console(account).modify_isp_token("ispActive001", password="Console123", proxy_type="socks")
+
+    run = sync_account(account=account)
+    sync_account(account=account)
+
+    [alert] = Alert.objects.filter(kind=Alert.Kind.DRIFT)
+    assert (alert.account, alert.customer, alert.cycle) == (account, None, f"run:{run.pk}")
+    assert "2 changes made outside the dashboard" in alert.message and "/staff/drift/" in alert.message
+    [email] = mailoutbox
+    assert email.to == ["owner@example.com"] and "Console123" not in email.body
 
 
 def test_stock_that_vanished_is_not_drift(account, sandbox):
