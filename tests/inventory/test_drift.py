@@ -204,6 +204,18 @@ def test_stock_that_vanished_is_not_drift(account, sandbox):
     assert open_items() == []
 
 
+def test_a_mirrored_row_it_cannot_read_is_rewritten_without_judging_it(account, customer_a):
+    isp = sold(account, "ispActive001", customer_a)
+    Resource.objects.filter(pk=isp.pk).update(upstream=["not", "an", "object"], fingerprint="")
+
+    run = sync_account(account=account)
+
+    assert run.outcome == SyncRun.Outcome.OK
+    assert open_items() == []
+    isp.refresh_from_db()
+    assert isp.upstream["token"] == "ispActive001"
+
+
 def test_an_unchanged_resync_adds_no_query(account, customer_a):
     sold(account, "ispActive001", customer_a)
     sync_account(account=account)
