@@ -15,7 +15,7 @@ it matters; `drift_restore` pushes our value back through the integration's ordi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from inventory.models import DriftItem, Resource, drift_value_text
+from inventory.models import DriftItem, Resource, SyncRun, drift_value_text
 from notifications import services as notifications
 from ops import audit, seek
 from ops.models import AuditEvent
@@ -56,6 +56,8 @@ class DriftWatch:
                 self.fields[kind] = {field.key: field for field in watched}
         self.sold_kinds = [kind for kind in kinds if kind in registry.sold_resource_kinds()]
         self.opened = 0  # new items, for the staff alert after the sync
+        self._previous_start: dt.datetime | None = None
+        self._open: dict[tuple[int, str], DriftItem] | None = None
 
     def judge_changed(self, changed: Sequence[tuple[int, Any]], report: Any) -> None:
         """Compare the changed rows (pk, new Row) with what the mirror holds now; call before writing them.
@@ -66,18 +68,14 @@ class DriftWatch:
         watched = [(pk, row) for pk, row in changed if row.kind in self.fields]
         if not watched:
             return
-        pks = [pk for pk, _ in watched]
         held = {
-            pk: (upstream, customer_id, synced)
-            for pk, upstream, customer_id, synced in Resource.objects.filter(pk__in=pks).values_list(
-                "pk", "upstream", "customer_id", "last_synced_at"
+            pk: (upstream, customer_id)
+            for pk, upstream, customer_id in Resource.objects.filter(pk__in=[pk for pk, _ in watched]).values_list(
+                "pk", "upstream", "customer_id"
             )
         }
-        ours = self._ours(pks, {pk: synced for pk, (_, _, synced) in held.items()})
-        open_items = {
-            (item.resource_id, item.field_key): item
-            for item in DriftItem.objects.filter(resource_id__in=pks, state=DriftItem.State.OPEN)
-        }
+        ours = self._ours()
+        open_items = self._open_items()
         now = timezone.now()
         new: list[DriftItem] = []
         seen: list[DriftItem] = []
@@ -85,7 +83,7 @@ class DriftWatch:
         for pk, row in watched:
             if pk in ours or pk not in held:
                 continue
-            upstream, customer_id, _ = held[pk]
+            upstream, customer_id = held[pk]
             try:
                 before = self.integration.watched_values(row.kind, upstream)
                 after = self.integration.watched_values(row.kind, row.upstream)
@@ -125,29 +123,39 @@ class DriftWatch:
         sold = list(
             Resource.objects.filter(pk__in=pks, kind__in=self.sold_kinds, customer__isnull=False)
             .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))  # ending at its time is no drift
-            .values_list("pk", "customer_id", "last_synced_at")
+            .values_list("pk", "customer_id")
         )
         if not sold:
             return
-        ours = self._ours([pk for pk, _, _ in sold], {pk: synced for pk, _, synced in sold})
-        gone = [
-            self._item(pk, customer_id, PRESENCE, LISTED, GONE, now) for pk, customer_id, _ in sold if pk not in ours
-        ]
+        ours = self._ours()
+        gone = [self._item(pk, customer_id, PRESENCE, LISTED, GONE, now) for pk, customer_id in sold if pk not in ours]
         self._save(gone, [], [])
 
-    def _ours(self, pks: Sequence[int], synced: Mapping[int, dt.datetime | None]) -> set[int]:
-        """The resources not to judge: an audited action of ours since the sync began reading (a race), or one
-        whose answer was lost since the mirror last wrote the row (it may be the change we now see)."""
-        events = AuditEvent.objects.filter(target_type=RESOURCE_TARGET, target_id__in=[str(pk) for pk in pks]).filter(
+    def _ours(self) -> set[int]:
+        """The resources not to judge: an audited action of ours since this sync began reading (a race), or one
+        whose answer was lost since the previous sync began (it may be the change we now see; an older one
+        was already there for the previous sync to absorb). One time-bounded query, no list of ids."""
+        if self._previous_start is None:
+            previous = (
+                SyncRun.objects.filter(account_id=self.account.pk, outcome=SyncRun.Outcome.OK)
+                .order_by("-started_at")
+                .values_list("started_at", flat=True)
+                .first()
+            )
+            self._previous_start = min(previous or self.started_at, self.started_at)
+        events = AuditEvent.objects.filter(target_type=RESOURCE_TARGET, created_at__gte=self._previous_start).filter(
             Q(created_at__gte=self.started_at) | Q(action__endswith="_unknown")
         )
-        ours = set()
-        for target_id, created_at in events.values_list("target_id", "created_at"):
-            pk = int(target_id)
-            last = synced.get(pk)
-            if created_at >= self.started_at or last is None or created_at >= last:
-                ours.add(pk)
-        return ours
+        return {int(target_id) for target_id in events.values_list("target_id", flat=True) if target_id.isdigit()}
+
+    def _open_items(self) -> dict[tuple[int, str], DriftItem]:
+        """The account's open items, read once per sync (there are few; each row is judged in one chunk)."""
+        if self._open is None:
+            self._open = {
+                (item.resource_id, item.field_key): item
+                for item in DriftItem.objects.filter(account_id=self.account.pk, state=DriftItem.State.OPEN)
+            }
+        return self._open
 
     def _item(
         self, pk: int, customer_id: int | None, field: WatchedField, before: Any, after: Any, now: dt.datetime

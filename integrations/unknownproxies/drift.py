@@ -40,14 +40,17 @@ def watched_fields(resource_kind: str) -> tuple[WatchedField, ...]:
     return FIELDS.get(resource_kind, ())
 
 
+KEYS = {kind: tuple(field.key for field in fields) for kind, fields in FIELDS.items()}
+
+
 def watched_values(resource_kind: str, upstream: Any) -> dict[str, Any]:
+    # Called twice for every changed row of a sync (most of them changed only their usage): kept lean.
     if not isinstance(upstream, Mapping):
         return {}
-    values = {}
-    for field in watched_fields(resource_kind):
-        if field.key in upstream:
-            value = upstream[field.key]
-            values[field.key] = sorted(map(str, value)) if field.key in UNORDERED and isinstance(value, list) else value
+    values = {key: upstream[key] for key in KEYS.get(resource_kind, ()) if key in upstream}
+    for key in UNORDERED:
+        if isinstance(values.get(key), list):
+            values[key] = sorted(map(str, values[key]))
     return values
 
 
