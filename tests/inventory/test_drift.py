@@ -163,6 +163,20 @@ def test_a_change_of_ours_whose_answer_was_lost_is_not_judged(account, customer_
     assert open_items() == []
 
 
+def test_a_lost_answer_absorbed_by_an_earlier_sync_hides_no_later_console_change(account, customer_a, owner, sandbox):
+    isp = sold(account, "ispActive001", customer_a)
+    sandbox.control("faults", {"rules": [{"provider": "unknownproxies", "match": "PATCH", "kind": "lost_response"}]})
+    with pytest.raises(errors.UnknownOutcomeError):
+        up_actions.isp_token_modify(resource=isp, actor=owner, password="Maybe123")
+    sync_account(account=account)
+    console(account).modify_isp_token("ispActive001", password="Console123")
+
+    sync_account(account=account)
+
+    [item] = open_items(isp)
+    assert (item.before, item.after) == ("Maybe123", "Console123")
+
+
 def test_a_sold_token_that_vanished_is_drift_and_its_other_items_are_superseded(account, customer_a, support, sandbox):
     isp = sold(account, "ispActive001", customer_a)
     console(account).modify_isp_token("ispActive001", password="Console123")
