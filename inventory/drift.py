@@ -6,7 +6,7 @@ compared with the new ones (`Integration.watched_values`). A difference opens a 
 and field; a later sighting updates the open item, and upstream coming back to our value supersedes it. A sold
 resource that vanished before its natural end is drift too. Our own changes are never drift: our actions write
 the mirror right after the upstream call, and a row with an audited action after the sync began reading (a
-race with the sync), or with one of ours whose answer was lost since the row was last written, is not judged.
+race with the sync), or with one of ours whose answer was lost since the previous sync began, is not judged.
 
 Staff decide: `drift_accept` keeps upstream's value (the mirror already holds it) and tells the customer where
 it matters; `drift_restore` pushes our value back through the integration's ordinary audited action.
@@ -280,13 +280,13 @@ def drift_restore(*, item: DriftItem, actor: User) -> bool:
 
 
 def _locked_open(item: DriftItem) -> DriftItem | None:
-    locked = (
+    """The item locked for deciding, or None when it is no longer open (a double click waits here, then sees it)."""
+    return (
         DriftItem.objects.select_for_update(of=("self",))
         .select_related("resource__account", "resource__customer")
         .filter(pk=item.pk, state=DriftItem.State.OPEN)
         .first()
     )
-    return locked
 
 
 def _field(item: DriftItem) -> WatchedField | None:
