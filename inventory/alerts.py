@@ -146,6 +146,28 @@ def alert_deliver(*, alert_id: int) -> bool:
     return _deliver(alert) if alert is not None else False
 
 
+def alert_staff_drift(*, account: ProviderAccount, opened: int, run_id: int) -> Alert | None:
+    """Tell staff once per sync run that it found changes made in the provider's console (the drift queue).
+
+    Staff only: the customer hears of a change when staff accept it (`inventory.drift`).
+    """
+    changes = "change" if opened == 1 else "changes"
+    alert = _record(
+        Finding(
+            kind=Alert.Kind.DRIFT,
+            subject=f"account:{account.pk}",
+            threshold="new",
+            cycle=f"run:{run_id}",
+            message=f"{opened} {changes} made outside the dashboard found on {account.name}: accept or restore "
+            f"each in the drift queue ({settings.SITE_URL.rstrip('/')}{reverse('staff:drift-list')}).",
+            account=account,
+        )
+    )
+    if alert is not None:
+        _deliver(alert)
+    return alert
+
+
 def alert_customer(*, resource: Resource, kind: str, threshold: str, cycle: str, message: str) -> Alert | None:
     """Warn a resource's customer once per threshold and cycle, by the same record-then-deliver path.
 

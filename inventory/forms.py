@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import Customer
-from inventory.models import BulkJob, ResourceStatus
+from inventory.models import BulkJob, DriftItem, ResourceStatus
 from inventory.presenters import EXPORT_FORMATS
 from providers import registry
 from providers.models import ProviderAccount
@@ -135,3 +135,29 @@ class BulkForm(forms.Form):
         if action == BulkJob.Action.EXPORT and not data.get("export_format"):
             self.add_error("export_format", "Choose an export format.")
         return data
+
+
+class DriftFilterForm(forms.Form):
+    """The drift queue's filters: open items by default."""
+
+    state = forms.ChoiceField(required=False, choices=[*DriftItem.State.choices, ("all", "Every state")])
+    provider = forms.ChoiceField(
+        required=False, choices=lambda: [("", "Any provider"), *registry.provider_kind_choices()]
+    )
+    account = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].choices = [
+            ("", "Any account"),
+            *((str(a.pk), a.name) for a in ProviderAccount.objects.order_by("name")),
+        ]
+
+    def criteria(self) -> dict[str, str]:
+        data = self.cleaned_data if self.is_valid() else {}
+        state = data.get("state") or DriftItem.State.OPEN
+        return {
+            "state": "" if state == "all" else state,
+            "provider": data.get("provider", ""),
+            "account_id": data.get("account", ""),
+        }

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.db import connection, transaction
 
+from inventory.drift import DriftWatch
 from inventory.models import Resource, ResourceStatus, UsageSample
 from providers.http.rules import BIGINT_MAX
 
@@ -131,6 +132,8 @@ class Counts:
     unchanged: int = 0
     problems: list[dict[str, str]] = field(default_factory=list)
     problem_count: int = 0
+    # New drift items (`inventory.drift`): changes someone made in the provider's console.
+    drift_opened: int = 0
 
     def report(self, row: Row, reason: str) -> None:
         self.problem_count += 1
@@ -206,6 +209,7 @@ def write_account_rows(account: Any, kinds: Sequence[str], rows: Iterable[Row], 
         .iterator(chunk_size=5000)
     }
     counts = Counts()
+    watch = DriftWatch(account, kinds, now)
     for index, kind in enumerate(kinds):  # the integration lists parents before children
         found = by_kind[kind]
         counts.seen += len(found)
@@ -213,6 +217,9 @@ def write_account_rows(account: Any, kinds: Sequence[str], rows: Iterable[Row], 
         if index and any(row.parent_id for row in found.values()):
             parent_pks = dict(mine.filter(kind__in=kinds[:index]).values_list("upstream_id", "pk").iterator())
         pending: list[tuple[Row, str, str]] = []
+        # The existing rows of `pending` (pk, row): changed ones are judged for drift, returned ones were gone.
+        changed: list[tuple[int, Row]] = []
+        returned: list[tuple[int, Row]] = []
         for row in found.values():
             known = mirrored.pop((kind, row.upstream_id), None)  # what is left at the end has vanished
             if refusal := row.refusal():
@@ -230,16 +237,44 @@ def write_account_rows(account: Any, kinds: Sequence[str], rows: Iterable[Row], 
             else:
                 counts.updated += 1
             pending.append((row, fingerprint, upstream_json))
+            if known is not None:
+                (returned if known.vanished else changed).append((known.pk, row))
             if len(pending) == BATCH_SIZE:
-                _write(account, pending, now, parent_pks)
-                pending = []
+                _judge_and_write(account, pending, now, parent_pks, watch, changed, returned, counts)
+                pending, changed, returned = [], [], []
         if pending:
-            _write(account, pending, now, parent_pks)
+            _judge_and_write(account, pending, now, parent_pks, watch, changed, returned, counts)
     gone = [known.pk for known in mirrored.values() if not known.vanished]
     for batch in batched(gone, BATCH_SIZE):
         with transaction.atomic():
+            watch.vanished(batch)
             counts.vanished += mark_vanished(Resource.objects.filter(pk__in=batch), now=now)
+    counts.drift_opened = watch.opened
     return counts
+
+
+def _judge_and_write(
+    account: Any,
+    pending: list[tuple[Row, str, str]],
+    now: dt.datetime,
+    parent_pks: Mapping[str, int],
+    watch: DriftWatch,
+    changed: list[tuple[int, Row]],
+    returned: list[tuple[int, Row]],
+    counts: Counts,
+) -> None:
+    """One chunk: judge its changed rows for drift against the mirror as it still is, then write it, together."""
+    if not (changed or returned):
+        _write(account, pending, now, parent_pks)
+        return
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                watch.judge_changed(changed, counts.report)
+                watch.returned([pk for pk, _ in returned])
+        except Exception as exc:  # drift is a view on the sync, never a reason for it to stop
+            counts.report(pending[0][0], f"changes outside the dashboard could not be checked: {type(exc).__name__}")
+        _write(account, pending, now, parent_pks)
 
 
 def batched(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

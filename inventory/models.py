@@ -283,3 +283,89 @@ class BulkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} resource {self.resource_id}: {self.outcome}"
+
+
+class DriftItem(models.Model):
+    """A change to a resource made outside the dashboard (in the provider's own console), found by the sync.
+
+    One open item per resource and watched field: a later sighting of the same field updates it. `before`
+    is what we last set or saw, `after` what upstream now says (None: the resource is gone upstream).
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted (the provider's value is kept)"
+        RESTORED = "restored", "Restored (our value was pushed back)"
+        SUPERSEDED = "superseded", "Superseded (back to our value, or gone upstream)"
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="drift_items")
+    account = models.ForeignKey("providers.ProviderAccount", on_delete=models.CASCADE, related_name="drift_items")
+    # Who held the resource when the change was seen (a later reassignment does not rewrite history).
+    customer = models.ForeignKey(
+        "accounts.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="drift_items"
+    )
+    field_key = models.CharField(max_length=60, help_text="The integration's stable key of the watched field.")
+    field_label = models.CharField(max_length=100)
+    secret = models.BooleanField(default=False, help_text="Masked in lists; shown to staff on the item's page.")
+    customer_facing = models.BooleanField(default=False, help_text="The customer is told when it is accepted.")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-first_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resource", "field_key"],
+                condition=models.Q(state="open"),
+                name="one_open_drift_per_resource_field",
+            )
+        ]
+        indexes = [
+            # The queue's seek order, per state (`inventory.selectors.drift_for_staff`).
+            models.Index(fields=["state", "-first_seen_at", "-id"], name="drift_state_seek"),
+            models.Index(fields=["resource", "state"], name="drift_resource_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field_label} of {self.resource_id} ({self.state})"
+
+    # What lists show (a secret masked) and what the item's page shows staff (in clear).
+    @property
+    def before_listed(self) -> str:
+        return drift_value_text(self.before, masked=self.secret)
+
+    @property
+    def after_listed(self) -> str:
+        return drift_value_text(self.after, masked=self.secret)
+
+    @property
+    def before_text(self) -> str:
+        return drift_value_text(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return drift_value_text(self.after)
+
+
+# How a masked secret shows: that it is set, never any part of it (the audit log's placeholder).
+MASKED = "[redacted]"
+
+
+def drift_value_text(value, *, masked: bool = False) -> str:
+    """A watched value as people read it; a masked one says only whether it is set."""
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if masked:
+        return MASKED
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from inventory import alerts
 from inventory.mirror import write_account_rows
 from inventory.models import SyncRun
 from inventory.usage import usage_read_apart, usage_record_growth
@@ -87,6 +88,8 @@ def _sync_locked(account: ProviderAccount) -> SyncRun:
         # The run says so instead of staying "running"; chunks written before the failure stay (they are true).
         _fail(run, account, f"the mirror could not be written: {type(exc).__name__}")
         raise
+    if counts.drift_opened:
+        alerts.alert_staff_drift(account=account, opened=counts.drift_opened, run_id=run.pk)
     return run
 
 

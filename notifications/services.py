@@ -58,7 +58,7 @@ LOST_AFTER = dt.timedelta(minutes=10)
 GIVE_UP_AFTER = dt.timedelta(days=2)
 BOT_USERNAME_CACHE_KEY = "notifications:telegram-bot-username"
 # The event's first word names its kind, except alerts, whose second word does (alert.expiry -> expiry).
-KIND_OF_PREFIX = {"order": Kind.ORDER, "payment": Kind.PAYMENT, "renewal": Kind.RENEWAL}
+KIND_OF_PREFIX = {"order": Kind.ORDER, "payment": Kind.PAYMENT, "renewal": Kind.RENEWAL, "drift": Kind.CHANGE}
 
 
 def kind_of(event: str) -> str:

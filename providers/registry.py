@@ -73,6 +73,22 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class WatchedField:
+    """One value of a resource that someone could change in the provider's own console (`inventory.drift`).
+
+    `key` is stable (it names the field in drift items and restore calls); `secret` values are masked in
+    lists; `customer_facing` ones are told to the customer when staff accept the change (new credentials);
+    `restorable` is False where the upstream has no call that sets our value back (a generated password).
+    """
+
+    key: str
+    label: str
+    secret: bool = False
+    customer_facing: bool = False
+    restorable: bool = True
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """What one cheap read with an account's credentials said."""
 
@@ -212,6 +228,26 @@ class Integration:
         Pages, forms and actions read these instead of the raw `resource.upstream` dict.
         """
         return None
+
+    # Drift: changes made outside the dashboard (`inventory.drift`) ------------------------------------
+
+    def watched_fields(self, resource_kind: str) -> tuple[WatchedField, ...]:
+        """The values of this kind the sync compares with the mirror (none: changes are never drift)."""
+        return ()
+
+    def watched_values(self, resource_kind: str, upstream: Any) -> dict[str, Any]:
+        """The watched values read from a mirrored upstream JSON, by `WatchedField.key` (JSON-able values).
+
+        Never usage or natural expiry: only what a person changes. Unreadable JSON gives {} (nothing judged).
+        """
+        return {}
+
+    def restore_drift(self, resource: Any, values: dict[str, Any], actor: Any) -> Any:
+        """Push our values (by watched key) back upstream through the integration's ordinary audited actions.
+
+        Raises `ActionRefused` where they cannot be set back (a generated password, a deleted resource).
+        """
+        raise ActionRefused(f"{self.label} changes cannot be restored from here")
 
     # Pages -----------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.selectors import renewal_product_for
-from integrations.iproxy import actions, fulfilment, mirror, rules, traffic
+from integrations.iproxy import actions, drift, fulfilment, mirror, rules, traffic
 from integrations.iproxy import client as iproxy
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION, IPROXY_PORT
 from inventory.presenters import dig
@@ -78,6 +78,15 @@ class IProxy(registry.Integration):
         if moment is None or moment.year == 1:  # iProxy's zero time means "never"
             return None
         return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
+
+    def watched_fields(self, resource_kind):
+        return drift.watched_fields(resource_kind)
+
+    def watched_values(self, resource_kind, upstream):
+        return drift.watched_values(resource_kind, upstream)
+
+    def restore_drift(self, resource, values, actor):
+        return drift.restore(resource, values, actor)
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}

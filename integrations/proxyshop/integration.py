@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 
-from integrations.proxyshop import actions, fulfilment, mirror, rules
+from integrations.proxyshop import actions, drift, fulfilment, mirror, rules
 from integrations.proxyshop import client as proxyshop
 from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN, SHOP_SUBSCRIPTION
 from inventory.models import ResourceStatus
@@ -46,6 +46,15 @@ class ProxyShop(registry.Integration):
             return proxyshop.parse_subscription(resource.upstream)
         except errors.MalformedResponseError:
             return None
+
+    def watched_fields(self, resource_kind):
+        return drift.watched_fields(resource_kind)
+
+    def watched_values(self, resource_kind, upstream):
+        return drift.watched_values(resource_kind, upstream)
+
+    def restore_drift(self, resource, values, actor):
+        return drift.restore(resource, values, actor)
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 
-from integrations.unknownproxies import actions, fulfilment, mirror, rules
+from integrations.unknownproxies import actions, drift, fulfilment, mirror, rules
 from integrations.unknownproxies import client as unknownproxies
 from integrations.unknownproxies.kinds import ISP_PROXIES, ISP_TOKEN, RESI_GB, RESI_TOKEN, UNKNOWN_PROXIES
 from inventory.presenters import dig
@@ -66,6 +66,15 @@ class UnknownProxies(registry.Integration):
             return parse.from_json(resource.upstream, operation="mirror")
         except errors.MalformedResponseError:
             return None
+
+    def watched_fields(self, resource_kind):
+        return drift.watched_fields(resource_kind)
+
+    def watched_values(self, resource_kind, upstream):
+        return drift.watched_values(resource_kind, upstream)
+
+    def restore_drift(self, resource, values, actor):
+        return drift.restore(resource, values, actor)
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}

@@ -652,14 +652,15 @@ OWNER_ONLY_PAGES = {"brand"}
 
 
 def staff_page(name: str, kwargs: list[str], cast: Cast) -> str:
-    values = {"customer_id": cast.alice[RESI].customer_id, "alert_id": cast.alert.pk}
+    values = {"customer_id": cast.alice[RESI].customer_id, "alert_id": cast.alert.pk, "item_id": cast.drift.pk}
     return reverse(f"staff:{name}", kwargs={key: values[key] for key in kwargs})
 
 
 @pytest.fixture
 def cast_with_history(cast, owner):
-    """The cast after some audited actions and an alert, so the audit, alert and timeline pages have rows."""
-    from inventory.models import Alert
+    """The cast after some audited actions, an alert and a drift item, so the audit, alert, drift and timeline
+    pages have rows."""
+    from inventory.models import Alert, DriftItem
 
     cast.alert = Alert.objects.create(
         kind="expiry",
@@ -671,6 +672,15 @@ def cast_with_history(cast, owner):
         customer=cast.alice[SHOP].customer,
     )
     logged_in(owner).post(f"/staff/inventory/{cast.bob[SHOP].pk}/shop/rotate/", {"via": "link"})
+    cast.drift = DriftItem.objects.create(
+        resource=cast.alice[ISP],
+        account=cast.alice[ISP].account,
+        customer=cast.alice[ISP].customer,
+        field_key="proxyType",
+        field_label="Protocol",
+        before="http",
+        after="socks",
+    )
     return cast
 
 

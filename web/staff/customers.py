@@ -11,6 +11,7 @@ from accounts import selectors, services
 from accounts.access import customer_for_staff, staff_required
 from accounts.models import Customer
 from accounts.staff_forms import CustomerForm, CustomerLoginForm
+from inventory import drift
 from inventory import selectors as inventory_selectors
 from ops import seek
 from payments import services as payment_services
@@ -33,6 +34,7 @@ def home(request):
             "inventory": inventory_selectors.dashboard_figures(now=now),
             "expiring": inventory_selectors.expiring_soon(now=now),
             "failing_accounts": ProviderAccount.objects.filter(enabled=True).exclude(last_error=""),
+            "open_drift": drift.open_drift_count(),
         },
     )
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.access import staff_required
-from inventory import assignment, bulk, presenters, selectors, tasks
+from inventory import assignment, bulk, drift, presenters, selectors, tasks
 from inventory.access import resource_for_staff
 from inventory.forms import AssignForm, BulkForm, ResourceFilterForm
 from inventory.models import BulkItem, BulkJob
@@ -140,6 +140,7 @@ def resource_detail(request, resource_id: int):
                 initial={"customer": resource.customer.contact_email if resource.customer else ""}
             ),
             "children": resource.children.select_related("customer"),
+            "drift_items": drift.open_drift_for_resource(resource),
         },
     )
 

@@ -9,6 +9,7 @@ from web.staff import (
     audit,
     billing,
     customers,
+    drift,
     inventory,
     margins,
     notifications,
@@ -29,6 +30,10 @@ staff_patterns = [
     path("audit/", audit.audit_log, name="audit-log"),
     path("alerts/", alerts.alert_list, name="alert-list"),
     path("alerts/<int:alert_id>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
+    path("drift/", drift.drift_list, name="drift-list"),
+    path("drift/<int:item_id>/", drift.drift_detail, name="drift-detail"),
+    path("drift/<int:item_id>/accept/", drift.drift_accept, name="drift-accept"),
+    path("drift/<int:item_id>/restore/", drift.drift_restore, name="drift-restore"),
     path("notifications/deliveries/", notifications.delivery_list, name="delivery-list"),
     path("brand/", notifications.brand_edit, name="brand"),
 ]
