@@ -7,7 +7,8 @@ Rules held here:
   once with the running sum after it (`balance_after_cents`, under the customer lock), and the balance
   is the last entry's; the database refuses a negative one and a second entry with the same number;
 - a charge locks the Customer row (`select_for_update()` inside `atomic()`), reads the balance under
-  the lock and refuses when short, so concurrent charges can never take it below zero;
+  the lock and refuses when short, so concurrent charges can never take it below zero; on PostgreSQL
+  the same steps and the audit row are one statement (`billing_ledger_append`, see `_append`);
 - an order is charged in the web request's transaction that creates it; once that has committed, the
   `billing.fulfil_order` task is queued and a worker makes the upstream call (`order_fulfil`) and
   writes its outcome: fulfilled, failed + refunded, or unknown (money held) until `order_reconcile`

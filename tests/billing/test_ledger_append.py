@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Sum
 from django.forms.models import model_to_dict
 
@@ -200,3 +201,22 @@ def test_many_threads_charging_one_balance_never_overdraw_it(customer_a, owner, 
     assert LedgerEntry.objects.filter(customer=customer_a).aggregate(total=Sum("amount_cents"))["total"] == 0
     assert services.customer_balance(customer=customer_a) == 0
     assert AuditEvent.objects.filter(customer=customer_a, action="billing.ledger.purchase").count() == 50
+
+
+def _function_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_proc WHERE proname = 'billing_ledger_append'")
+        return cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_its_migration_creates_the_function_and_its_reverse_drops_it():
+    assert _function_exists()
+    executor = MigrationExecutor(connection)
+    executor.migrate([("billing", "0007_list_seek_indexes")])
+    try:
+        assert not _function_exists()
+    finally:
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert _function_exists()
