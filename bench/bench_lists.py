@@ -44,6 +44,7 @@ from inventory import selectors  # noqa: E402
 from inventory.models import Resource  # noqa: E402
 from ops import seek  # noqa: E402
 from providers.models import ProviderAccount  # noqa: E402
+from tests.support.second_factor import mark_verified  # noqa: E402
 
 RESOURCES = 100_000
 CUSTOMERS = 100_000
@@ -104,7 +105,7 @@ def setup_data() -> dict:
         cursor.execute(
             """
             INSERT INTO inventory_resource (account_id, kind, upstream_id, customer_id, label, status, expires_at,
-                data_used_bytes, data_limit_bytes, upstream, first_seen_at, last_synced_at)
+                data_used_bytes, data_limit_bytes, upstream, first_seen_at, last_synced_at, fingerprint)
             SELECT CASE WHEN g %% 20 = 0 THEN %(shop)s ELSE %(resi)s END,
                    CASE WHEN g %% 20 = 0 THEN %(shop_kind)s WHEN g %% 10 = 1 THEN %(isp_kind)s ELSE %(resi_kind)s END,
                    'tok' || lpad(g::text, 7, '0') || substr(md5(g::text), 1, 6),
@@ -132,7 +133,7 @@ def setup_data() -> dict:
                            'http', 'http://u_' || g || ':p_' || g || '@proxy.example.com:' || (10000 + g %% 5000),
                            'socks5', 'socks5://u_' || g || ':p_' || g || '@proxy.example.com:' || (10000 + g %% 5000)),
                        'createdAt', '2026-11-01T00:00:00Z', 'note', repeat('x', 200)),
-                   now(), now()
+                   now(), now(), ''
             FROM generate_series(1, %(n)s) g
             """,
             {
@@ -156,11 +157,17 @@ def setup_data() -> dict:
         heavy = LEDGER_ENTRIES // 10
         cursor.execute(
             """
-            INSERT INTO billing_ledgerentry (customer_id, amount_cents, kind, note, created_at)
-            SELECT CASE WHEN g <= %(heavy)s THEN %(heavy_customer)s
-                        ELSE %(first)s + (g::bigint * 7919) %% (%(last)s - %(first)s + 1) END,
-                   100 + g %% 900, 'top_up', '', now() - g * interval '1 second'
-            FROM generate_series(1, %(n)s) g
+            INSERT INTO billing_ledgerentry
+                (customer_id, amount_cents, kind, note, reference, created_at, sequence, balance_after_cents)
+            SELECT customer_id, amount_cents, 'top_up', '', '', created_at,
+                   row_number() OVER chain, sum(amount_cents) OVER chain
+            FROM (
+                SELECT CASE WHEN g <= %(heavy)s THEN %(heavy_customer)s
+                            ELSE %(first)s + (g::bigint * 7919) %% (%(last)s - %(first)s + 1) END AS customer_id,
+                       100 + g %% 900 AS amount_cents, now() - g * interval '1 second' AS created_at
+                FROM generate_series(1, %(n)s) g
+            ) entries
+            WINDOW chain AS (PARTITION BY customer_id ORDER BY created_at)
             """,
             {
                 "heavy": heavy,
@@ -299,6 +306,7 @@ def main() -> None:
     owner = User.objects.create(username="bench-owner", role=Role.OWNER, is_staff=True, is_superuser=True)
     staff = Client()
     staff.force_login(owner)
+    mark_verified(staff, owner)  # staff pages need the second factor; the bench measures the page, not sign-in
     bench_inventory(staff)
     bench_customers_and_billing(staff, data)
     bench_portal(data)

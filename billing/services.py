@@ -7,7 +7,8 @@ Rules held here:
   once with the running sum after it (`balance_after_cents`, under the customer lock), and the balance
   is the last entry's; the database refuses a negative one and a second entry with the same number;
 - a charge locks the Customer row (`select_for_update()` inside `atomic()`), reads the balance under
-  the lock and refuses when short, so concurrent charges can never take it below zero;
+  the lock and refuses when short, so concurrent charges can never take it below zero; on PostgreSQL
+  the same steps and the audit row are one statement (`billing_ledger_append`, see `_append`);
 - an order is charged in the web request's transaction that creates it; once that has committed, the
   `billing.fulfil_order` task is queued and a worker makes the upstream call (`order_fulfil`) and
   writes its outcome: fulfilled, failed + refunded, or unknown (money held) until `order_reconcile`
@@ -19,10 +20,13 @@ Rules held here:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import logging
+from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -161,7 +165,7 @@ def _lock_customer(customer: Customer) -> Customer:
     return Customer.objects.select_for_update().get(pk=customer.pk)
 
 
-def _entry(
+def _append(
     *,
     customer: Customer,
     amount_cents: int,
@@ -170,34 +174,137 @@ def _entry(
     note: str = "",
     order: Order | None = None,
     reference: str = "",
-    latest: tuple[int, int] | None = None,
+    refuse: Callable[[int], BillingError] | None = None,
 ) -> LedgerEntry:
-    """Append one entry for a customer the caller has locked; `latest` is its (sequence, balance) if read."""
-    sequence, balance = latest or _latest(customer)
-    entry = LedgerEntry.objects.create(
+    """Append one entry to the customer's chain under the customer's lock, with its audit row.
+
+    With `refuse`, the entry may not take the balance below zero: `refuse(balance)` is raised instead, and
+    nothing is written. The lock is taken here (again, harmlessly, when the caller holds it already).
+    """
+    audit_data = {"amount_cents": amount_cents, "order": order.pk if order else None, "note": note}
+    if reference:
+        audit_data["reference"] = reference
+    append = _append_in_one_statement if connection.vendor == "postgresql" else _append_in_python
+    return append(
         customer=customer,
         amount_cents=amount_cents,
-        sequence=sequence + 1,
-        balance_after_cents=balance + amount_cents,
+        kind=kind,
+        actor=actor,
+        note=note,
+        order=order,
+        reference=reference,
+        refuse=refuse,
+        audit_data=audit_data,
+    )
+
+
+def _append_in_python(
+    *,
+    customer: Customer,
+    amount_cents: int,
+    kind: str,
+    actor: User | None,
+    note: str,
+    order: Order | None,
+    reference: str,
+    refuse: Callable[[int], BillingError] | None,
+    audit_data: dict,
+) -> LedgerEntry:
+    """`_append` on SQLite (and any database without the function): the same steps, one query each."""
+    with transaction.atomic():
+        locked = _lock_customer(customer)
+        # A new statement after the lock is granted: it sees the entry the previous holder committed.
+        sequence, balance = _latest(locked)
+        if refuse is not None and balance + amount_cents < 0:
+            raise refuse(balance)
+        entry = LedgerEntry.objects.create(
+            customer=locked,
+            amount_cents=amount_cents,
+            sequence=sequence + 1,
+            balance_after_cents=balance + amount_cents,
+            kind=kind,
+            order=order,
+            note=note[:300],
+            reference=reference,
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+        audit.record(
+            action=f"billing.ledger.{kind}",
+            actor=actor,
+            target=entry,
+            customer=locked,
+            data={**audit_data, "balance_cents": entry.balance_after_cents},
+        )
+        return entry
+
+
+def _append_in_one_statement(
+    *,
+    customer: Customer,
+    amount_cents: int,
+    kind: str,
+    actor: User | None,
+    note: str,
+    order: Order | None,
+    reference: str,
+    refuse: Callable[[int], BillingError] | None,
+    audit_data: dict,
+) -> LedgerEntry:
+    """`_append` on PostgreSQL: `billing_ledger_append` (migration 0008) locks, checks, appends and audits.
+
+    Outside a transaction the statement is its own one, so the customer's lock is held only inside the
+    database, never across a round trip: charges on one hot balance follow each other that much faster.
+    Inside a caller's transaction a savepoint keeps a refused insert (a second charge for an order) from
+    breaking it, as the Python path's `atomic()` does.
+    """
+    now = timezone.now()
+    event = audit.event_fields(
+        action=f"billing.ledger.{kind}",
+        actor=actor,
+        target_type=LedgerEntry._meta.label_lower,
+        customer=customer,
+        data=audit_data,
+    )
+    params = [
+        customer.pk,
+        amount_cents,
+        kind,
+        order.pk if order else None,
+        note[:300],
+        reference,
+        event["actor"].pk if event["actor"] else None,
+        refuse is not None,
+        now,
+        event["action"],
+        event["actor_label"],
+        event["target_type"],
+        json.dumps(event["data"]),
+    ]
+    savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with savepoint, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT entry_id, entry_sequence, balance_cents FROM billing_ledger_append("
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
+            params,
+        )
+        entry_id, sequence, balance = cursor.fetchone()
+    if entry_id is None:
+        raise refuse(balance)
+    entry = LedgerEntry(
+        id=entry_id,
+        customer=customer,
+        amount_cents=amount_cents,
+        sequence=sequence,
+        balance_after_cents=balance,
         kind=kind,
         order=order,
         note=note[:300],
         reference=reference,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=event["actor"],
+        created_at=now,
     )
-    audit.record(
-        action=f"billing.ledger.{kind}",
-        actor=actor,
-        target=entry,
-        customer=customer,
-        data={
-            "amount_cents": amount_cents,
-            "balance_cents": entry.balance_after_cents,
-            "order": order.pk if order else None,
-            "note": note,
-            **({"reference": reference} if reference else {}),
-        },
-    )
+    entry._state.adding = False  # as loaded from the database: saving it again would be an update (refused)
+    entry._state.db = connection.alias
     return entry
 
 
@@ -207,32 +314,34 @@ def balance_charge(
     """Take `amount_cents` (> 0) from the balance for an order; refuses with InsufficientFunds when short.
 
     Locks the customer row and reads the balance under the lock, so two charges racing for the
-    same money are served one after the other and the second one sees what the first one left.
+    same money are served one after the other and the second one sees what the first one left
+    (on PostgreSQL all in one statement, see `_append_in_one_statement`).
     """
     if amount_cents <= 0:
         raise ValueError("a charge is a positive amount")
-    with transaction.atomic():
-        locked = _lock_customer(customer)
-        # A new statement after the lock is granted: it sees the entry the previous holder committed.
-        latest = _latest(locked)
-        balance = latest[1]
-        if balance < amount_cents:
-            raise InsufficientFunds(
-                f"Insufficient balance: this costs {format_money(amount_cents)} and your balance is "
-                f"{format_money(balance)}. Please top up first."
-            )
-        return _entry(
-            customer=locked, amount_cents=-amount_cents, kind=kind, order=order, actor=actor, note=note, latest=latest
+
+    def refuse(balance: int) -> BillingError:
+        return InsufficientFunds(
+            f"Insufficient balance: this costs {format_money(amount_cents)} and your balance is "
+            f"{format_money(balance)}. Please top up first."
         )
+
+    return _append(
+        customer=customer,
+        amount_cents=-amount_cents,
+        kind=kind,
+        order=order,
+        actor=actor,
+        note=note,
+        refuse=refuse,
+    )
 
 
 def balance_top_up(*, customer: Customer, amount_cents: int, actor: User | None, note: str = "") -> LedgerEntry:
     """Credit money the customer paid us (support or owner). Only positive amounts."""
     if amount_cents <= 0:
         raise BillingError("A top-up must be a positive amount.")
-    with transaction.atomic():
-        locked = _lock_customer(customer)
-        return _entry(customer=locked, amount_cents=amount_cents, kind=LedgerEntryKind.TOP_UP, actor=actor, note=note)
+    return _append(customer=customer, amount_cents=amount_cents, kind=LedgerEntryKind.TOP_UP, actor=actor, note=note)
 
 
 def balance_adjust(*, customer: Customer, amount_cents: int, actor: User | None, note: str) -> LedgerEntry:
@@ -243,23 +352,21 @@ def balance_adjust(*, customer: Customer, amount_cents: int, actor: User | None,
         raise BillingError("An adjustment needs a reason.")
     if amount_cents < 0 and not getattr(actor, "is_owner", False):
         raise BillingError("Only owners can take money from a balance.")
-    with transaction.atomic():
-        locked = _lock_customer(customer)
-        latest = _latest(locked)
-        balance = latest[1]
-        if balance + amount_cents < 0:
-            raise InsufficientFunds(
-                f"The balance is {format_money(balance)}: an adjustment of {format_money(amount_cents)} "
-                "would make it negative."
-            )
-        return _entry(
-            customer=locked,
-            amount_cents=amount_cents,
-            kind=LedgerEntryKind.ADJUSTMENT,
-            actor=actor,
-            note=note,
-            latest=latest,
+
+    def refuse(balance: int) -> BillingError:
+        return InsufficientFunds(
+            f"The balance is {format_money(balance)}: an adjustment of {format_money(amount_cents)} "
+            "would make it negative."
         )
+
+    return _append(
+        customer=customer,
+        amount_cents=amount_cents,
+        kind=LedgerEntryKind.ADJUSTMENT,
+        actor=actor,
+        note=note,
+        refuse=refuse,
+    )
 
 
 def balance_book_outside(
@@ -284,7 +391,7 @@ def balance_book_outside(
             existing = LedgerEntry.objects.filter(reference=reference).first()
             if existing is not None:
                 return existing, False
-            entry = _entry(
+            entry = _append(
                 customer=locked,
                 amount_cents=sign * amount_cents,
                 kind=kind,
@@ -794,16 +901,14 @@ def _settle_failed(
         if locked.error_code == "upstream_balance":
             ProviderAccount.objects.filter(pk=locked.product.account_id).update(last_error=locked.error)
         if locked.price_cents:
-            with transaction.atomic():
-                customer = _lock_customer(locked.customer)
-                _entry(
-                    customer=customer,
-                    amount_cents=locked.price_cents,
-                    kind=LedgerEntryKind.REFUND,
-                    order=locked,
-                    actor=actor,
-                    note=f"Refund: {locked.product.name}",
-                )
+            _append(
+                customer=locked.customer,
+                amount_cents=locked.price_cents,
+                kind=LedgerEntryKind.REFUND,
+                order=locked,
+                actor=actor,
+                note=f"Refund: {locked.product.name}",
+            )
         audit.record(
             action="billing.order.reconciled_failed" if reconciled else "billing.order.failed",
             actor=actor,

@@ -50,15 +50,40 @@ def record(
     data: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one audit row. `target` (a model instance) fills target_type/target_id."""
+    return AuditEvent.objects.create(
+        **event_fields(
+            action=action,
+            actor=actor,
+            target=target,
+            target_type=target_type,
+            target_id=target_id,
+            customer=customer,
+            data=data,
+        )
+    )
+
+
+def event_fields(
+    *,
+    action: str,
+    actor=None,
+    target: Any = None,
+    target_type: str = "",
+    target_id: str = "",
+    customer=None,
+    data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The fields of the audit row `record()` writes (secrets redacted), for a service whose own SQL writes
+    the row in the same statement as what it audits (the ledger's append on PostgreSQL)."""
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
-    return AuditEvent.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_label=getattr(actor, "username", "") or "system",
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        customer=customer,
-        data=redact(dict(data or {})),
-    )
+    return {
+        "actor": actor if getattr(actor, "pk", None) else None,
+        "actor_label": getattr(actor, "username", "") or "system",
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "customer": customer,
+        "data": redact(dict(data or {})),
+    }

@@ -39,6 +39,11 @@ class Reader:
         return default
 
     def _typed(self, key: str, default: Any, kinds: tuple[type, ...], label: str) -> Any:
+        value = self.data.get(key)
+        if type(value) in kinds:
+            # The common case in one dict read and one type test (a sync reads 100,000 objects): an exact
+            # type never is a boolean standing in for a number; anything else takes the checks below.
+            return value
         value = self._get(key, default)
         if value is default and default is not _MISSING:
             return value
@@ -54,6 +59,8 @@ class Reader:
 
     def int(self, key: str, default: Any = _MISSING) -> Any:
         value = self._typed(key, default, (int, float, str), "an integer")
+        if type(value) is int:
+            return value
         if value is default and default is not _MISSING:
             return value
         try:

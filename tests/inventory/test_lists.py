@@ -14,10 +14,11 @@ from accounts.models import Customer
 from accounts.selectors import CUSTOMER_SORTS
 from billing.models import LedgerEntry, LedgerEntryKind
 from integrations.proxyshop.kinds import SHOP_SUBSCRIPTION
+from integrations.unknownproxies.kinds import RESI_TOKEN, UNKNOWN_PROXIES
 from inventory import bulk, selectors
 from inventory.models import BulkJob, Resource, ResourceStatus
 from ops import seek
-from tests.factories import CustomerFactory, ResourceFactory
+from tests.factories import CustomerFactory, ProviderAccountFactory, ResourceFactory
 
 pytestmark = pytest.mark.django_db
 MAX_QUERIES = 10
@@ -234,3 +235,33 @@ def test_staff_assign_by_contact_email(client, support, customer_a):
     client.post(f"/staff/inventory/{resource.pk}/assign/", {"customer": customer_a.contact_email.upper()})
     resource.refresh_from_db()
     assert resource.customer == customer_a
+
+
+def test_a_large_filtered_count_is_the_planners_estimate_on_postgresql():
+    account = ProviderAccountFactory(kind=UNKNOWN_PROXIES)
+    Resource.objects.bulk_create(
+        Resource(
+            account=account,
+            kind=RESI_TOKEN,
+            upstream_id=f"token{n:04d}",
+            label=f"{'wide' if n % 2 else 'narrow'}{n:04d}",
+            status=ResourceStatus.ACTIVE,
+            upstream={},
+        )
+        for n in range(600)
+    )
+    wide = Resource.objects.filter(label__icontains="wide")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE inventory_resource")
+        count = seek.list_count(wide, filtered=True, cap=20, estimate_large=True)
+        # 300 match: the planner's figure, rounded and said to be one, without counting.
+        assert not count.exact and 100 <= count.value <= 600
+        assert str(count) == f"about {count.value:,}"
+    else:
+        count = seek.list_count(wide, filtered=True, cap=20, estimate_large=True)
+        assert str(count) == "20+"  # no planner to ask: counted up to the cap
+    # A few matches (below ESTIMATE_OVER times the cap) are counted exactly, and only staff lists estimate.
+    one = Resource.objects.filter(label="narrow0010")
+    assert str(seek.list_count(one, filtered=True, cap=20, estimate_large=True)) == "1"
+    assert str(seek.list_count(wide, filtered=True, cap=20)) == "20+"

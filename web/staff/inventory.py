@@ -45,7 +45,7 @@ def resource_list(request):
         {
             "filters": filters,
             "page": page,
-            "count": seek.list_count(resources, filtered=any(criteria.values())),
+            "count": seek.list_count(resources, filtered=any(criteria.values()), estimate_large=True),
             "sort": order,
             "bulk_form": BulkForm(initial={"filter_query": request.GET.urlencode()}),
             **seek.list_queries(request.GET),
