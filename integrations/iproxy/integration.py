@@ -9,14 +9,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.selectors import renewal_product_for
-from integrations.iproxy import actions, drift, fulfilment, mirror, rules, traffic
+from integrations.iproxy import actions, drift, foresight, fulfilment, mirror, rules, traffic
 from integrations.iproxy import client as iproxy
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION, IPROXY_PORT
 from inventory.presenters import dig
 from providers import registry
 from providers.http import errors
 from providers.http.parsing import Reader
-from providers.registry import CheckResult, Credential, Endpoint, ProductKind, ResourceKind
+from providers.registry import CheckResult, Credential, Endpoint, ProductKind, ResourceKind, UpcomingCost
 
 # The demo shop's port capacity on each sandbox phone.
 DEMO_PORTS_PER_PHONE = 5
@@ -33,7 +33,15 @@ class IProxy(registry.Integration):
         ResourceKind(IPROXY_CONNECTION, "iProxy connection", sold=False, alerts_offline=True),
         ResourceKind(IPROXY_ACCESS, "iProxy proxy access"),
     )
-    product_kinds = (ProductKind(IPROXY_PORT, "A port on one of our phones (iProxy)", resource_kind=IPROXY_ACCESS),)
+    product_kinds = (
+        # A port costs nothing upstream by itself: its phone's plan does (`upstream_costs_ahead`).
+        ProductKind(
+            IPROXY_PORT,
+            "A port on one of our phones (iProxy)",
+            resource_kind=IPROXY_ACCESS,
+            renewal_spends_balance=False,
+        ),
+    )
     fulfilment = fulfilment
     # Action links and connection API keys work without our console key: they are ours, never shown.
     hidden_upstream_keys = frozenset({"api_key", "apiKey", "link"})
@@ -127,6 +135,18 @@ class IProxy(registry.Integration):
 
     def extend(self, resource, actor):
         return actions.connection_prolongate(connection=resource, days=actions.PLAN_DAYS, actor=actor)
+
+    def upstream_costs_ahead(self, account, start, end) -> list[UpcomingCost]:
+        return foresight.plan_costs_ahead(account, start, end)
+
+    def serving_until(self, resource) -> dt.datetime | None:
+        return foresight.serving_until(resource)
+
+    def align_refusal(self, resource) -> str:
+        return foresight.align_refusal(resource)
+
+    def align(self, resource, actor):
+        return foresight.align(resource, actor)
 
     def staff_urlpatterns(self) -> list:
         from integrations.iproxy import urls
