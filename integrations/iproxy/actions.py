@@ -971,7 +971,9 @@ def phone_capacity_set(
     defaults: dict[str, Any] = {"max_ports": max_ports}
     data: dict[str, Any] = {"connection": connection.upstream_id, "max_ports": max_ports, "previous": previous}
     if plan_price_cents is not _UNCHANGED:
-        defaults["plan_price_cents"] = data["plan_price_cents"] = plan_price_cents
+        defaults["plan_price_cents"] = plan_price_cents
+        if plan_price_cents != phone_plan_price(connection):
+            data["plan_price_cents"] = plan_price_cents
     capacity, _ = PhoneCapacity.objects.update_or_create(connection=connection, defaults=defaults)
     audit.record(action="iproxy.connection.capacity", actor=actor, target=connection, data=data)
     return capacity

@@ -676,7 +676,7 @@ class CapacityForm(forms.Form):
 
     @classmethod
     def for_phone(cls, *, max_ports: int, plan_price_cents: int | None) -> CapacityForm:
-        price = None if plan_price_cents is None else Decimal(plan_price_cents) / 100
+        price = None if plan_price_cents is None else (Decimal(plan_price_cents) / 100).quantize(Decimal("0.01"))
         return cls(initial={"max_ports": max_ports, "plan_price": price})
 
     def clean_plan_price(self) -> int | None:

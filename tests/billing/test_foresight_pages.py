@@ -219,3 +219,12 @@ def test_the_margin_page_queries_do_not_grow_with_the_rows(
     two, response = _get(client, reverse("billing:margin-risk"))
     assert len(response.context["risks"]) == 2
     assert one == two
+
+
+def test_an_owner_enters_a_phones_plan_price_on_its_page(client, owner, warsaw):
+    client.force_login(owner)
+    url = reverse("inventory:iproxy-connection-capacity", args=[warsaw.pk])
+    response = client.post(url, {"max_ports": "4", "plan_price": "17.50"}, follow=True)
+    assert response.status_code == 200
+    assert iproxy_actions.phone_plan_price(warsaw) == 1750 and iproxy_actions.phone_capacity(warsaw) == 4
+    assert 'value="17.50"' in response.content.decode()
