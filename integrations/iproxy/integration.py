@@ -239,11 +239,19 @@ class IProxy(registry.Integration):
         ]
 
     def demo_prepare(self, account) -> None:
-        """The demo shop sells ports on the sandbox's phones: five per phone, unless staff set otherwise."""
+        """The demo shop sells ports on the sandbox's phones: five per phone, unless staff set otherwise. Each
+        phone's plan price is the sandbox catalog's (iProxy's API publishes none), so the demo runway has figures."""
         from integrations.iproxy.models import PhoneCapacity
+        from integrations.iproxy.sandbox.state import PLANS
 
         for phone in account.resources.filter(kind=IPROXY_CONNECTION):
-            PhoneCapacity.objects.get_or_create(connection=phone, defaults={"max_ports": DEMO_PORTS_PER_PHONE})
+            plan = phone.details.active_plan if phone.details is not None else None
+            price = PLANS[plan.id]["price_cents"] if plan is not None and plan.id in PLANS else None
+            capacity, _ = PhoneCapacity.objects.get_or_create(
+                connection=phone, defaults={"max_ports": DEMO_PORTS_PER_PHONE, "plan_price_cents": price}
+            )
+            if capacity.plan_price_cents is None and price is not None:
+                PhoneCapacity.objects.filter(pk=capacity.pk).update(plan_price_cents=price)
 
     def demo_assignments(self) -> dict[str, list[str]]:
         return {"alice@example.com": ["mMBDwDg2e3"], "bob@example.com": ["sga5YAuhQw"]}

@@ -148,3 +148,13 @@ def test_a_check_of_the_account_keeps_the_balance_it_read(account, sandbox, owne
     assert provider_services.provider_account_check(account=account, actor=owner).ok
     account.refresh_from_db()
     assert account.balance_cents == 1234 and account.balance_read_at is not None
+
+
+def test_the_demo_prices_each_sandbox_phones_plan_from_the_sandbox_catalog(account):
+    from providers import registry
+
+    registry.get(IPROXY).demo_prepare(account)
+    registry.get(IPROXY).demo_prepare(account)  # idempotent
+    assert iproxy_actions.phone_plan_price(_phone(account, "online with plan")) == 1500  # basic30
+    assert iproxy_actions.phone_plan_price(_phone(account, "offline with plan")) == 3000  # pro30
+    assert iproxy_actions.phone_plan_price(_phone(account, "new phone, no data")) is None
