@@ -42,6 +42,8 @@ LIVE_STATUSES = (ResourceStatus.ACTIVE, ResourceStatus.PROCESSING, ResourceStatu
 # Orders charged to the customer and not yet answered upstream: they spend the account's balance first.
 IN_FLIGHT = (OrderState.PENDING, OrderState.SUBMITTED)
 DAY = dt.timedelta(days=1)
+# Upstreams round times (to the second, to the minute): a gap shorter than this is no gap.
+ALIGNMENT_TOLERANCE = dt.timedelta(minutes=5)
 
 
 # Runway -------------------------------------------------------------------------------------------------
@@ -240,7 +242,7 @@ def misalignments(*, now: dt.datetime | None = None) -> list[Misalignment]:
     for resource in candidates:
         integration = resource.integration
         until = integration.serving_until(resource)
-        if until is None or until >= resource.paid_through:
+        if until is None or until >= resource.paid_through - ALIGNMENT_TOLERANCE:
             continue
         found.append(
             Misalignment(

@@ -127,3 +127,17 @@ def test_a_resource_assigned_by_hand_has_no_paid_period_to_compare(account, wars
     _change_plan(account, warsaw, "max30")
     assert Resource.objects.get(pk=access.pk).paid_through is None
     assert foresight.misalignments() == []
+
+
+def test_a_gap_of_a_rounded_second_is_no_gap(port):
+    Resource.objects.filter(pk=port.pk).update(paid_through=port.expires_at + dt.timedelta(seconds=30))
+    assert foresight.misalignments() == []
+
+
+def test_beat_runs_the_foresight_check(account, warsaw, port, settings):
+    from billing import tasks
+
+    assert settings.CELERY_BEAT_SCHEDULE["check-foresight"]["task"] == "billing.check_foresight"
+    _change_plan(account, warsaw, "pro30")
+    assert tasks.check_foresight() == 1
+    assert tasks.check_foresight() == 0
