@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Count, F, OuterRef, Q, Subquery
@@ -65,7 +65,7 @@ class Runway:
     total_cents: int = 0
     # Whole days until `runs_out_at` (None when the balance covers the window or is not known).
     days: int | None = None
-    window_days: int = field(default=0)
+    window_days: int = 0
 
     @property
     def has_balance(self) -> bool:
@@ -229,7 +229,9 @@ def misalignments(*, now: dt.datetime | None = None) -> list[Misalignment]:
     now = now or timezone.now()
     paid = F("paid_through")
     candidates = (
-        Resource.objects.filter(customer__isnull=False, paid_through__gt=now, status__in=LIVE_STATUSES)
+        # Expired ones too: a port whose phone has already lapsed is the worst case.
+        Resource.objects.filter(customer__isnull=False, paid_through__gt=now)
+        .exclude(status=ResourceStatus.VANISHED)
         .filter(
             Q(expires_at__lt=paid)
             | Q(parent__isnull=False, parent__expires_at__lt=paid)

@@ -141,3 +141,12 @@ def test_beat_runs_the_foresight_check(account, warsaw, port, settings):
     _change_plan(account, warsaw, "pro30")
     assert tasks.check_foresight() == 1
     assert tasks.check_foresight() == 0
+
+
+def test_a_port_whose_phone_has_lapsed_is_listed_with_why_one_click_cannot_fix_it(account, warsaw, port, sandbox):
+    # Upstream's clock runs 21 days on (ours does not): Warsaw's plan has ended while the port is paid for 12.
+    sandbox.control("clock", {"advance_seconds": 21 * 86400})
+    assert sync_account(account=account).outcome == "ok"
+
+    (item,) = foresight.misalignments()
+    assert item.resource == port and item.refusal == "its phone has no plan: choose one on the phone's page"
