@@ -11,7 +11,7 @@ from django.utils import timezone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("billing", "0007_list_seek_indexes"), ("inventory", "0010_resource_paid_through")]
+BEFORE = [("billing", "0007_list_seek_indexes"), ("inventory", "0011_resource_paid_through")]
 AFTER = [("billing", "0008_fill_paid_through")]
 
 
