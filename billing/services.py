@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -472,11 +472,12 @@ def product_update(*, product: Product, actor: User | None, confirm_below_cost: 
     return locked
 
 
-def product_cost_from_upstream(*, product: Product, actor: User | None) -> Product:
+def product_cost_from_upstream(*, product: Product, actor: User | None, only_if_changed: bool = False) -> Product:
     """Set the product's costs from the provider's own price list, where its API gives one.
 
     Raises BillingError when the provider gives no price for this product, ProviderError when it
     cannot be read. Prices are not touched: a product now below cost is flagged in the catalog.
+    `only_if_changed` (the scheduled refresh) writes and audits nothing when the costs are the same.
     """
     integration = registry.for_product_kind(product.kind)
     costs = integration.product_upstream_cost(product, registry.client_for_account(product.account))
@@ -484,6 +485,8 @@ def product_cost_from_upstream(*, product: Product, actor: User | None) -> Produ
         raise BillingError(f"The provider of {product.name} gives no price for it: enter its cost by hand.")
     with transaction.atomic():
         locked = Product.objects.select_for_update().get(pk=product.pk)
+        if only_if_changed and (locked.cost_cents, locked.renewal_cost_cents) == tuple(costs):
+            return locked
         locked.cost_cents, locked.renewal_cost_cents = costs
         locked.save(update_fields=["cost_cents", "renewal_cost_cents", "updated_at"])
         audit.record(
@@ -824,6 +827,9 @@ def _fulfilled(order: Order, resources: list[Resource], *, actor: User | None, r
         order.resource = resources[0]
     if resources:
         order.upstream_ref = ",".join(resource.upstream_id for resource in resources)[:500]
+        # The customer has now paid through the end upstream gave the resource for this order: what
+        # `billing.foresight` compares with when upstream will stop serving it.
+        Resource.objects.filter(pk__in=[resource.pk for resource in resources]).update(paid_through=F("expires_at"))
     order.error, order.error_code = "", ""
     if reconciled:
         order.reconciled_at = now

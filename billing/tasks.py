@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from billing import automatic, lanes, selectors, services
+from billing import automatic, foresight, lanes, selectors, services
 from providers.http import errors
 
 logger = logging.getLogger(__name__)
@@ -86,3 +86,9 @@ def auto_renew_due() -> dict[str, int]:
 def auto_top_up_due() -> dict[str, int]:
     """Buy the chosen GB pack for every token with a data limit past its auto top-up threshold."""
     return automatic.auto_top_up_due()
+
+
+@shared_task(name="billing.check_foresight", ignore_result=True)
+def check_foresight() -> int:
+    """Refresh upstream costs and balances; warn staff of short runways, misaligned expiries, renewals below cost."""
+    return len(foresight.foresight_check())

@@ -210,6 +210,10 @@ ALERT_USAGE_THRESHOLDS_PERCENT = env_whole_numbers(
 ALERT_STAFF_EMAILS = env_emails("ALERT_STAFF_EMAILS")
 # Auto-renew (a per-proxy wish in the portal) renews this many days before expiry.
 AUTO_RENEW_DAYS_BEFORE = env.int("AUTO_RENEW_DAYS_BEFORE", default=3)
+# Foresight (billing.foresight): upstream costs are counted this many days ahead, and staff are warned when a
+# provider balance covers fewer days than RUNWAY_ALERT_DAYS (0 turns the warning off).
+FORESIGHT_DAYS = env.int("FORESIGHT_DAYS", default=30)
+RUNWAY_ALERT_DAYS = env.int("RUNWAY_ALERT_DAYS", default=7)
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
@@ -265,6 +269,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "billing.auto_top_up_due",
         "schedule": env.float("AUTO_TOP_UP_INTERVAL_SECONDS", 300.0),
     },
+    "check-foresight": {"task": "billing.check_foresight", "schedule": env.float("FORESIGHT_INTERVAL_SECONDS", 3600.0)},
 }
 # Orders run on their own queue, "orders" (the task names it): workers serve it beside the default one
 # (`-Q celery,orders` in Procfile), or a worker of its own serves it alone.

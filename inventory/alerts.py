@@ -46,7 +46,16 @@ logger = logging.getLogger(__name__)
 # Statuses of something a customer can still use; vanished and expired resources get no warnings.
 LIVE_STATUSES = (ResourceStatus.ACTIVE, ResourceStatus.PROCESSING, ResourceStatus.OFFLINE)
 # Phones and provider balances are ours to fix: customers are never told about them.
-STAFF_ONLY_KINDS = frozenset({Alert.Kind.OFFLINE, Alert.Kind.LOW_BALANCE, Alert.Kind.OUT_OF_STOCK})
+STAFF_ONLY_KINDS = frozenset(
+    {
+        Alert.Kind.OFFLINE,
+        Alert.Kind.LOW_BALANCE,
+        Alert.Kind.OUT_OF_STOCK,
+        Alert.Kind.RUNWAY,
+        Alert.Kind.MISALIGNED,
+        Alert.Kind.MARGIN,
+    }
+)
 # While one process sends an alert its `delivery_error` reads "Sending since <time>", which stops a
 # concurrent run from sending it too; a claim older than this is taken to have died with its worker.
 CLAIM_PREFIX = SENDING_PREFIX
@@ -161,6 +170,37 @@ def alert_staff_drift(*, account: ProviderAccount, opened: int, run_id: int) -> 
             message=f"{opened} {changes} made outside the dashboard found on {account.name}: accept or restore "
             f"each in the drift queue ({settings.SITE_URL.rstrip('/')}{reverse('staff:drift-list')}).",
             account=account,
+        )
+    )
+    if alert is not None:
+        _deliver(alert)
+    return alert
+
+
+def alert_staff(
+    *,
+    kind: str,
+    subject: str,
+    threshold: str,
+    cycle: str,
+    message: str,
+    account: ProviderAccount | None = None,
+    resource: Resource | None = None,
+) -> Alert | None:
+    """Warn staff once per subject, threshold and cycle, by the same record-then-deliver path.
+
+    For rules that live above this app (billing's foresight: runway, expiry alignment, margin at risk);
+    None when this warning was already recorded.
+    """
+    alert = _record(
+        Finding(
+            kind=kind,
+            subject=subject[:60],
+            threshold=threshold[:30],
+            cycle=cycle[:100],
+            message=message,
+            account=account,
+            resource=resource,
         )
     )
     if alert is not None:

@@ -39,6 +39,9 @@ class Resource(models.Model):
     label = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=20, choices=ResourceStatus.choices, default=ResourceStatus.ACTIVE)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Ours, never upstream's: the end of the period the customer has paid for (set when an order fulfils),
+    # to compare with when upstream stops serving it. None: not sold through an order.
+    paid_through = models.DateTimeField(null=True, blank=True)
     data_used_bytes = models.BigIntegerField(null=True, blank=True)
     data_limit_bytes = models.BigIntegerField(null=True, blank=True)
     upstream = models.JSONField(default=dict, blank=True)

@@ -20,6 +20,9 @@ class ProviderAccount(models.Model):
         default=0, help_text="Warn staff when the upstream balance falls below this (0 = never)."
     )
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    # The upstream money balance as last read (a check, or the foresight task), so pages never wait on upstream.
+    balance_cents = models.BigIntegerField(null=True, blank=True, editable=False)
+    balance_read_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

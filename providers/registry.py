@@ -45,6 +45,9 @@ class ProductKind:
     renews_any: bool = False
     # What the portal's renew button says.
     renew_label: str = "Renew"
+    # A renewal spends the provider account's balance (False: it rides on something else that is paid for,
+    # as an iProxy port rides on its phone's plan; the integration's `upstream_costs_ahead` counts that).
+    renewal_spends_balance: bool = True
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,19 @@ class SelfServiceAction:
     resource_kind: str
     run: Callable[..., str]
     input: type | None = None
+
+
+@dataclass(frozen=True)
+class UpcomingCost:
+    """Money a provider account will spend on a known date unless someone stops it (the runway's lines).
+
+    `cents` is None when the price is not known (it is listed but not counted).
+    """
+
+    due_at: dt.datetime
+    cents: int | None
+    what: str
+    resource: Any = None
 
 
 class ActionInvalid(Exception):
@@ -294,6 +310,25 @@ class Integration:
     def renewable(self, resource: Any, now: dt.datetime) -> str:
         """Why this resource cannot be renewed now ("" when it can)."""
         return ""
+
+    # Foresight (`billing.foresight`): what the coming days cost upstream, and what upstream still serves.
+
+    def upstream_costs_ahead(self, account: Any, start: dt.datetime, end: dt.datetime) -> list[UpcomingCost]:
+        """Costs this account will be charged between `start` and `end` besides customers' auto-renewals
+        (which the core counts from their products), e.g. plans upstream prolongs that our sales depend on."""
+        return []
+
+    def serving_until(self, resource: Any) -> dt.datetime | None:
+        """When upstream stops serving this sold resource (None: no time limit). Reads the mirror only."""
+        return resource.expires_at
+
+    def align_refusal(self, resource: Any) -> str:
+        """Why staff cannot make upstream serve this resource through its paid period here ("" when they can)."""
+        return self.extend_refusal(resource)
+
+    def align(self, resource: Any, actor: Any) -> Any:
+        """Make upstream serve `resource` at least until its `paid_through` (costs us money upstream)."""
+        return self.extend(resource, actor)
 
     def purchasable(self, product: Any, now: dt.datetime) -> str:
         """Why this product cannot be bought now, asked before any charge ("" when it can)."""

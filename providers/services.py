@@ -60,13 +60,32 @@ def provider_account_check(*, account: ProviderAccount, actor: User | None = Non
         result = AccountCheck(ok=True, message=checked.message, balance_cents=checked.balance_cents)
     except (errors.ProviderError, crypto.SecretUnreadable) as exc:
         result = AccountCheck(ok=False, message=str(exc))
+    now = timezone.now()
+    read = result.balance_cents is not None
+    balance = {"balance_cents": result.balance_cents, "balance_read_at": now} if read else {}
     ProviderAccount.objects.filter(pk=account.pk).update(
-        last_checked_at=timezone.now(), last_error="" if result.ok else result.message
+        last_checked_at=now, last_error="" if result.ok else result.message, **balance
     )
     audit.record(
         action="provider_account.check", actor=actor, target=account, data={"ok": result.ok, "message": result.message}
     )
     return result
+
+
+def provider_balance_read(*, account: ProviderAccount) -> int | None:
+    """Read the account's upstream balance now and keep it on the account; None when it has none to read.
+
+    Raises ProviderError (or SecretUnreadable) when the provider does not answer: the last reading stays.
+    """
+    integration = registry.for_account(account)
+    if not integration.has_balance:
+        return None
+    balance_cents = integration.balance_cents(integration.client(account))
+    if balance_cents is not None:
+        now = timezone.now()
+        ProviderAccount.objects.filter(pk=account.pk).update(balance_cents=balance_cents, balance_read_at=now)
+        account.balance_cents, account.balance_read_at = balance_cents, now
+    return balance_cents
 
 
 def provider_api_key_rotate(*, account: ProviderAccount, actor: User | None) -> None:

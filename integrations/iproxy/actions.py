@@ -952,22 +952,37 @@ def phone_capacity(connection: Resource) -> int:
     return capacity.max_ports if capacity is not None else 0
 
 
-def phone_capacity_set(*, connection: Resource, max_ports: int, actor: User | None) -> PhoneCapacity:
-    """Set how many proxy accesses the shop may sell on this phone; accesses already open stay."""
+def phone_plan_price(connection: Resource) -> int | None:
+    """What one period of this phone's plan costs us, as the owner entered it (None when not known)."""
+    capacity = PhoneCapacity.objects.filter(connection=connection).first()
+    return capacity.plan_price_cents if capacity is not None else None
+
+
+_UNCHANGED: Any = object()
+
+
+def phone_capacity_set(
+    *, connection: Resource, max_ports: int, actor: User | None, plan_price_cents: int | None = _UNCHANGED
+) -> PhoneCapacity:
+    """Set how many proxy accesses the shop may sell on this phone (accesses already open stay) and, when
+    given, what one period of its plan costs us (None: not known)."""
     _check_kind(connection, IPROXY_CONNECTION)
     previous = phone_capacity(connection)
-    capacity, _ = PhoneCapacity.objects.update_or_create(connection=connection, defaults={"max_ports": max_ports})
-    audit.record(
-        action="iproxy.connection.capacity",
-        actor=actor,
-        target=connection,
-        data={"connection": connection.upstream_id, "max_ports": max_ports, "previous": previous},
-    )
+    defaults: dict[str, Any] = {"max_ports": max_ports}
+    data: dict[str, Any] = {"connection": connection.upstream_id, "max_ports": max_ports, "previous": previous}
+    if plan_price_cents is not _UNCHANGED:
+        defaults["plan_price_cents"] = plan_price_cents
+        if plan_price_cents != phone_plan_price(connection):
+            data["plan_price_cents"] = plan_price_cents
+    capacity, _ = PhoneCapacity.objects.update_or_create(connection=connection, defaults=defaults)
+    audit.record(action="iproxy.connection.capacity", actor=actor, target=connection, data=data)
     return capacity
 
 
 def _copy_capacity(old: Resource, new: Resource) -> None:
     """A recreated connection is the same phone: it keeps the capacity staff set."""
-    max_ports = phone_capacity(old)
-    if max_ports:
-        PhoneCapacity.objects.update_or_create(connection=new, defaults={"max_ports": max_ports})
+    capacity = PhoneCapacity.objects.filter(connection=old).first()
+    if capacity is not None and (capacity.max_ports or capacity.plan_price_cents is not None):
+        PhoneCapacity.objects.update_or_create(
+            connection=new, defaults={"max_ports": capacity.max_ports, "plan_price_cents": capacity.plan_price_cents}
+        )

@@ -12,10 +12,12 @@ import hashlib
 import re
 import zoneinfo
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 
+from billing.forms import MAX_AMOUNT, to_cents
 from integrations.iproxy import actions as services
 from integrations.iproxy import rules
 from integrations.iproxy.client import CLEAR, ProxyAccess
@@ -662,6 +664,25 @@ class CapacityForm(forms.Form):
     max_ports = forms.IntegerField(
         label="Ports we sell on this phone", min_value=0, max_value=1000, help_text="0: the shop sells none here."
     )
+    plan_price = forms.DecimalField(
+        label="Plan price",
+        required=False,
+        min_value=Decimal("0"),
+        max_value=MAX_AMOUNT,
+        decimal_places=2,
+        help_text="What one 30-day period of this phone's plan costs us (iProxy's API does not say); "
+        "the balance runway counts it. Empty: not known.",
+    )
+
+    @classmethod
+    def for_phone(cls, *, max_ports: int, plan_price_cents: int | None) -> CapacityForm:
+        price = None if plan_price_cents is None else (Decimal(plan_price_cents) / 100).quantize(Decimal("0.01"))
+        return cls(initial={"max_ports": max_ports, "plan_price": price})
+
+    def clean_plan_price(self) -> int | None:
+        """In minor units, as the services take it."""
+        price = self.cleaned_data["plan_price"]
+        return None if price is None else to_cents(price)
 
 
 MAX_ALLOWED_IPS = 20

@@ -9,14 +9,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing.selectors import renewal_product_for
-from integrations.iproxy import actions, drift, fulfilment, mirror, rules, traffic
+from integrations.iproxy import actions, drift, foresight, fulfilment, mirror, rules, traffic
 from integrations.iproxy import client as iproxy
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION, IPROXY_PORT
 from inventory.presenters import dig
 from providers import registry
 from providers.http import errors
 from providers.http.parsing import Reader
-from providers.registry import CheckResult, Credential, Endpoint, ProductKind, ResourceKind
+from providers.registry import CheckResult, Credential, Endpoint, ProductKind, ResourceKind, UpcomingCost
 
 # The demo shop's port capacity on each sandbox phone.
 DEMO_PORTS_PER_PHONE = 5
@@ -33,7 +33,15 @@ class IProxy(registry.Integration):
         ResourceKind(IPROXY_CONNECTION, "iProxy connection", sold=False, alerts_offline=True),
         ResourceKind(IPROXY_ACCESS, "iProxy proxy access"),
     )
-    product_kinds = (ProductKind(IPROXY_PORT, "A port on one of our phones (iProxy)", resource_kind=IPROXY_ACCESS),)
+    product_kinds = (
+        # A port costs nothing upstream by itself: its phone's plan does (`upstream_costs_ahead`).
+        ProductKind(
+            IPROXY_PORT,
+            "A port on one of our phones (iProxy)",
+            resource_kind=IPROXY_ACCESS,
+            renewal_spends_balance=False,
+        ),
+    )
     fulfilment = fulfilment
     # Action links and connection API keys work without our console key: they are ours, never shown.
     hidden_upstream_keys = frozenset({"api_key", "apiKey", "link"})
@@ -128,6 +136,18 @@ class IProxy(registry.Integration):
     def extend(self, resource, actor):
         return actions.connection_prolongate(connection=resource, days=actions.PLAN_DAYS, actor=actor)
 
+    def upstream_costs_ahead(self, account, start, end) -> list[UpcomingCost]:
+        return foresight.plan_costs_ahead(account, start, end)
+
+    def serving_until(self, resource) -> dt.datetime | None:
+        return foresight.serving_until(resource)
+
+    def align_refusal(self, resource) -> str:
+        return foresight.align_refusal(resource)
+
+    def align(self, resource, actor):
+        return foresight.align(resource, actor)
+
     def staff_urlpatterns(self) -> list:
         from integrations.iproxy import urls
 
@@ -219,11 +239,19 @@ class IProxy(registry.Integration):
         ]
 
     def demo_prepare(self, account) -> None:
-        """The demo shop sells ports on the sandbox's phones: five per phone, unless staff set otherwise."""
+        """The demo shop sells ports on the sandbox's phones: five per phone, unless staff set otherwise. Each
+        phone's plan price is the sandbox catalog's (iProxy's API publishes none), so the demo runway has figures."""
         from integrations.iproxy.models import PhoneCapacity
+        from integrations.iproxy.sandbox.state import PLANS
 
         for phone in account.resources.filter(kind=IPROXY_CONNECTION):
-            PhoneCapacity.objects.get_or_create(connection=phone, defaults={"max_ports": DEMO_PORTS_PER_PHONE})
+            plan = phone.details.active_plan if phone.details is not None else None
+            price = PLANS[plan.id]["price_cents"] if plan is not None and plan.id in PLANS else None
+            capacity, _ = PhoneCapacity.objects.get_or_create(
+                connection=phone, defaults={"max_ports": DEMO_PORTS_PER_PHONE, "plan_price_cents": price}
+            )
+            if capacity.plan_price_cents is None and price is not None:
+                PhoneCapacity.objects.filter(pk=capacity.pk).update(plan_price_cents=price)
 
     def demo_assignments(self) -> dict[str, list[str]]:
         return {"alice@example.com": ["mMBDwDg2e3"], "bob@example.com": ["sga5YAuhQw"]}

@@ -1,4 +1,4 @@
-"""What this integration keeps besides the mirror: how many ports we sell on each of our phones."""
+"""What this integration keeps besides the mirror: how many ports we sell on each phone, what its plan costs us."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ class PhoneCapacity(models.Model):
         "inventory.Resource", on_delete=models.CASCADE, related_name="iproxy_capacity", primary_key=True
     )
     max_ports = models.PositiveIntegerField(default=0, help_text="Proxy accesses sold on this phone at most.")
+    # iProxy's API gives no plan prices: the owner enters what one period of this phone's plan costs us,
+    # which the runway counts when the plan is due to be prolonged. None: not known.
+    plan_price_cents = models.PositiveIntegerField(
+        null=True, blank=True, help_text="What one 30-day period of this phone's plan costs us, in minor units."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

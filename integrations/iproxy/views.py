@@ -106,7 +106,9 @@ def _render_connection(request, connection: Resource, status: int = 200, **bound
         "change_plan_form": bound.get("change_plan_form") or forms.ChangePlanForm(),
         "basic_info_form": bound.get("basic_info_form") or forms.BasicInfoForm(current=phone),
         "capacity_form": bound.get("capacity_form")
-        or forms.CapacityForm(initial={"max_ports": services.phone_capacity(connection)}),
+        or forms.CapacityForm.for_phone(
+            max_ports=services.phone_capacity(connection), plan_price_cents=services.phone_plan_price(connection)
+        ),
         "push_form": bound.get("push_form") or forms.CommandPushForm(),
         "recreate_form": bound.get("recreate_form")
         or forms.RecreateForm(current=phone, connection_id=connection.upstream_id),
@@ -636,7 +638,12 @@ def connection_capacity(request, resource_id: int):
     form = forms.CapacityForm(request.POST)
     if not form.is_valid():
         return _render_connection(request, connection, status=400, capacity_form=form)
-    services.phone_capacity_set(connection=connection, max_ports=form.cleaned_data["max_ports"], actor=request.user)
+    services.phone_capacity_set(
+        connection=connection,
+        max_ports=form.cleaned_data["max_ports"],
+        plan_price_cents=form.cleaned_data["plan_price"],
+        actor=request.user,
+    )
     messages.success(request, f"The shop sells up to {form.cleaned_data['max_ports']} ports on this phone.")
     return _to_phone(connection, anchor="capacity")
 

@@ -156,6 +156,13 @@ class ProxyShopSim(ProviderSim):
         self.balance_cents = amount_cents
         return True
 
+    def set_plan_price(self, plan_id: str, price_cents: int) -> bool:
+        plan = self.plans.get(plan_id)
+        if plan is None:
+            return False
+        plan.price_cents = price_cents
+        return True
+
     # Routing ---------------------------------------------------------------
 
     def error_response(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:

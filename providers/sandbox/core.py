@@ -139,6 +139,10 @@ class ProviderSim:
     def set_connection_status(self, connection_id: str, status: str) -> bool:
         return False
 
+    def set_plan_price(self, plan_id: str, price_cents: int) -> bool:
+        """The provider changes a plan's price in its own catalog (as its staff would, outside our API)."""
+        return False
+
     def after_request(self) -> None:
         """Runs after each request to this simulator, outside the state lock (e.g. to call back a webhook)."""
 
@@ -293,6 +297,12 @@ class SandboxApp:
                 ):
                     return json_response({"ok": True})
             raise SandboxError(404, "unknown connection")
+        if name == "plan-price":
+            plan_id, price = body.get("plan_id"), _non_negative_int(body, "price_cents")
+            with self.lock:
+                if isinstance(plan_id, str) and any(sim.set_plan_price(plan_id, price) for sim in self.providers):
+                    return json_response({"ok": True})
+            raise SandboxError(404, "unknown plan")
         if name == "balance":
             provider, amount = body.get("provider"), _non_negative_int(body, "amount_cents")
             with_balance = [sim.name for sim in self.providers if type(sim).set_balance is not ProviderSim.set_balance]

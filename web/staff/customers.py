@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -11,6 +12,7 @@ from accounts import selectors, services
 from accounts.access import customer_for_staff, staff_required
 from accounts.models import Customer
 from accounts.staff_forms import CustomerForm, CustomerLoginForm
+from billing import foresight
 from inventory import drift
 from inventory import selectors as inventory_selectors
 from ops import seek
@@ -35,6 +37,10 @@ def home(request):
             "expiring": inventory_selectors.expiring_soon(now=now),
             "failing_accounts": ProviderAccount.objects.filter(enabled=True).exclude(last_error=""),
             "open_drift": drift.open_drift_count(),
+            "runways": foresight.runways(now=now),
+            "runway_alert_days": settings.RUNWAY_ALERT_DAYS,
+            "misaligned_count": len(foresight.misalignments(now=now)),
+            "margin_risk_count": len(foresight.margins_at_risk()) if request.user.is_owner else 0,
         },
     )
 

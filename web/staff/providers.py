@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import owner_required, staff_required
+from billing import foresight
 from inventory.models import SyncRun
 from providers import registry, services
 from providers.forms import ProviderAccountForm
@@ -35,7 +36,8 @@ def account_detail(request, account_id: int):
     """One account: its health, and the integration's account-level screens (its `account_panel_template`)."""
     account = _get_account_for_staff(account_id)
     runs = SyncRun.objects.filter(account=account).order_by("-started_at", "-id")[:5]
-    return render(request, "staff/provider_detail.html", {"account": account, "runs": runs})
+    runway = foresight.account_runway(account)
+    return render(request, "staff/provider_detail.html", {"account": account, "runs": runs, "runway": runway})
 
 
 @owner_required
