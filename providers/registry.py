@@ -246,24 +246,29 @@ class Integration:
         return None
 
     # Drift: changes made outside the dashboard (`inventory.drift`) ------------------------------------
+    # The module that watches this upstream (`integrations/<kind>/drift.py`): `watched_fields(kind)`,
+    # `watched_values(kind, upstream)` and `restore(resource, values, actor)`. None: changes are never drift.
+    drift: ClassVar[Any] = None
 
     def watched_fields(self, resource_kind: str) -> tuple[WatchedField, ...]:
         """The values of this kind the sync compares with the mirror (none: changes are never drift)."""
-        return ()
+        return self.drift.watched_fields(resource_kind) if self.drift is not None else ()
 
     def watched_values(self, resource_kind: str, upstream: Any) -> dict[str, Any]:
         """The watched values read from a mirrored upstream JSON, by `WatchedField.key` (JSON-able values).
 
         Never usage or natural expiry: only what a person changes. Unreadable JSON gives {} (nothing judged).
         """
-        return {}
+        return self.drift.watched_values(resource_kind, upstream) if self.drift is not None else {}
 
     def restore_drift(self, resource: Any, values: dict[str, Any], actor: Any) -> Any:
         """Push our values (by watched key) back upstream through the integration's ordinary audited actions.
 
         Raises `ActionRefused` where they cannot be set back (a generated password, a deleted resource).
         """
-        raise ActionRefused(f"{self.label} changes cannot be restored from here")
+        if self.drift is None:
+            raise ActionRefused(f"{self.label} changes cannot be restored from here")
+        return self.drift.restore(resource, values, actor)
 
     # Pages -----------------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ class IProxy(registry.Integration):
         ),
     )
     fulfilment = fulfilment
+    drift = drift
     # Action links and connection API keys work without our console key: they are ours, never shown.
     hidden_upstream_keys = frozenset({"api_key", "apiKey", "link"})
     sandbox_path = "/iproxy/api/console/v1"
@@ -86,15 +87,6 @@ class IProxy(registry.Integration):
         if moment is None or moment.year == 1:  # iProxy's zero time means "never"
             return None
         return moment if timezone.is_aware(moment) else timezone.make_aware(moment, dt.UTC)
-
-    def watched_fields(self, resource_kind):
-        return drift.watched_fields(resource_kind)
-
-    def watched_values(self, resource_kind, upstream):
-        return drift.watched_values(resource_kind, upstream)
-
-    def restore_drift(self, resource, values, actor):
-        return drift.restore(resource, values, actor)
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}

@@ -27,6 +27,7 @@ class ProxyShop(registry.Integration):
     # The rotate link works without the API key: it is ours, never shown.
     hidden_upstream_keys = frozenset({"rotatePath", "link"})
     fulfilment = fulfilment
+    drift = drift
     sandbox_path = "/shop"
     staff_panel_template = "proxyshop/staff_panel.html"
     portal_panel_template = "proxyshop/portal_panel.html"
@@ -46,15 +47,6 @@ class ProxyShop(registry.Integration):
             return proxyshop.parse_subscription(resource.upstream)
         except errors.MalformedResponseError:
             return None
-
-    def watched_fields(self, resource_kind):
-        return drift.watched_fields(resource_kind)
-
-    def watched_values(self, resource_kind, upstream):
-        return drift.watched_values(resource_kind, upstream)
-
-    def restore_drift(self, resource, values, actor):
-        return drift.restore(resource, values, actor)
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}

@@ -46,6 +46,7 @@ class UnknownProxies(registry.Integration):
         ProductKind(ISP_PROXIES, "ISP proxies (Unknown Proxies)", resource_kind=ISP_TOKEN, renewable=False),
     )
     fulfilment = fulfilment
+    drift = drift
     sandbox_path = "/unknownproxies/api/v1"
     staff_panel_template = "unknownproxies/staff_panel.html"
     portal_panel_template = "unknownproxies/portal_panel.html"
@@ -66,15 +67,6 @@ class UnknownProxies(registry.Integration):
             return parse.from_json(resource.upstream, operation="mirror")
         except errors.MalformedResponseError:
             return None
-
-    def watched_fields(self, resource_kind):
-        return drift.watched_fields(resource_kind)
-
-    def watched_values(self, resource_kind, upstream):
-        return drift.watched_values(resource_kind, upstream)
-
-    def restore_drift(self, resource, values, actor):
-        return drift.restore(resource, values, actor)
 
     def credentials(self, resource) -> list[Credential]:
         data = resource.upstream or {}
