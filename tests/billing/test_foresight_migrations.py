@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.support.migrations import latest, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,19 +15,8 @@ BEFORE = [("billing", "0008_ledger_append_function"), ("inventory", "0011_resour
 AFTER = [("billing", "0009_fill_paid_through")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def _leaf():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
 def test_sold_resources_are_paid_through_their_expiry_and_the_others_through_nothing():
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     try:
         Customer = old.get_model("accounts", "Customer")
         Account = old.get_model("providers", "ProviderAccount")
@@ -51,10 +40,10 @@ def test_sold_resources_are_paid_through_their_expiry_and_the_others_through_not
                 customer=alice, product=product, price_cents=300, idempotency_key=key, state=state, resource=resource
             )
 
-        new = _migrate(AFTER)
+        new = migrate_to(AFTER)
 
         Resource = new.get_model("inventory", "Resource")
         paid = dict(Resource.objects.values_list("upstream_id", "paid_through"))
         assert paid == {"sold": ends, "by-hand": None, "failed": None}
     finally:
-        _migrate(_leaf())
+        migrate_to(latest())

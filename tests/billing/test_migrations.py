@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.support.migrations import latest, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -12,15 +12,8 @@ BEFORE = [("billing", "0004_product_costs_order_margins_coupons"), ("inventory",
 AFTER = [("billing", "0006_order_claims_lanes_and_automatic_orders")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 def test_it_backfills_running_balances_and_claims_of_past_purchases():
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     try:
         Customer = old.get_model("accounts", "Customer")
         Account = old.get_model("providers", "ProviderAccount")
@@ -52,7 +45,7 @@ def test_it_backfills_running_balances_and_claims_of_past_purchases():
         ):
             Entry.objects.create(customer=customer, amount_cents=amount, kind=kind, order=linked)
 
-        new = _migrate(AFTER)
+        new = migrate_to(AFTER)
 
         Entry = new.get_model("billing", "LedgerEntry")
         chain = list(
@@ -67,9 +60,4 @@ def test_it_backfills_running_balances_and_claims_of_past_purchases():
         Claim = new.get_model("billing", "ResourceClaim")
         assert list(Claim.objects.values_list("order_id", "resource_id")) == [(order.pk, sub.pk)]
     finally:
-        _migrate(_migrate_leaf())
-
-
-def _migrate_leaf():
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()
+        migrate_to(latest())
