@@ -161,20 +161,15 @@ def alert_staff_drift(*, account: ProviderAccount, opened: int, run_id: int) -> 
     Staff only: the customer hears of a change when staff accept it (`inventory.drift`).
     """
     changes = "change" if opened == 1 else "changes"
-    alert = _record(
-        Finding(
-            kind=Alert.Kind.DRIFT,
-            subject=f"account:{account.pk}",
-            threshold="new",
-            cycle=f"run:{run_id}",
-            message=f"{opened} {changes} made outside the dashboard found on {account.name}: accept or restore "
-            f"each in the drift queue ({settings.SITE_URL.rstrip('/')}{reverse('staff:drift-list')}).",
-            account=account,
-        )
+    return alert_staff(
+        kind=Alert.Kind.DRIFT,
+        subject=f"account:{account.pk}",
+        threshold="new",
+        cycle=f"run:{run_id}",
+        message=f"{opened} {changes} made outside the dashboard found on {account.name}: accept or restore "
+        f"each in the drift queue ({settings.SITE_URL.rstrip('/')}{reverse('staff:drift-list')}).",
+        account=account,
     )
-    if alert is not None:
-        _deliver(alert)
-    return alert
 
 
 def alert_staff(
