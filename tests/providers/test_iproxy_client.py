@@ -454,16 +454,37 @@ def test_statistics_for_a_sub_range_are_a_slice_of_a_wider_range(client, sandbox
     narrow = (end - dt.timedelta(days=3), end - dt.timedelta(days=1))
 
     def inside(points):
-        return [p for p in points if narrow[0] <= p.date <= narrow[1]]
+        # Hourly points are hour starts in [from, to): the hour starting at `to` is not in the range.
+        return [p for p in points if narrow[0] <= p.date < narrow[1]]
 
-    for read in (client.uptime, client.ip_history):
-        whole = read(connection.id, start=wide[0], end=wide[1])
-        assert read(connection.id, start=narrow[0], end=narrow[1]) == inside(whole)
+    whole = client.uptime(connection.id, start=wide[0], end=wide[1])
+    assert client.uptime(connection.id, start=narrow[0], end=narrow[1]) == inside(whole)
+    # IP changes are moments: one exactly at `to` belongs to the range.
+    whole = client.ip_history(connection.id, start=wide[0], end=wide[1])
+    assert client.ip_history(connection.id, start=narrow[0], end=narrow[1]) == [
+        entry for entry in whole if narrow[0] <= entry.date <= narrow[1]
+    ]
     wide_ports = client.traffic_by_hour_and_port(connection.id, start=wide[0], end=wide[1])
     narrow_ports = client.traffic_by_hour_and_port(connection.id, start=narrow[0], end=narrow[1])
     assert [p.port for p in narrow_ports] == [p.port for p in wide_ports]
     for small, big in zip(narrow_ports, wide_ports, strict=True):
         assert small.hourly_stats == tuple(inside(big.hourly_stats)) and small.hourly_stats
+
+
+def test_a_range_up_to_midnight_has_no_hour_of_the_next_day(client, sandbox):
+    connection = demo(sandbox, ONLINE)
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    today = now().astimezone(tokyo).date()
+    end = dt.datetime.combine(today - dt.timedelta(days=1), dt.time.min, tzinfo=tokyo)  # a past midnight
+    start = end - dt.timedelta(days=3)
+
+    traffic = client.traffic_by_day(connection.id, start=start, end=end, timezone="Asia/Tokyo")
+    hourly = client.uptime(connection.id, start=start, end=end)
+
+    assert [point.date.date() for point in traffic.daily_stats] == [
+        (start + dt.timedelta(days=n)).date() for n in range(3)
+    ]
+    assert len(hourly) == 72 and max(entry.date for entry in hourly) == end - dt.timedelta(hours=1)
 
 
 def test_it_reads_uptime_and_ip_history(client, sandbox):

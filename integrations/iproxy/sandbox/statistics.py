@@ -16,10 +16,14 @@ def hour_hash(salt: int, cid: str, hour: int, kind: str) -> int:
 
 
 def hours_between(connection: Connection, low: float, high: float, now: float) -> list[int]:
-    """The hour starts in [low, high] that the connection existed for, up to now."""
+    """The hour starts in [low, high) that the connection existed for, up to now.
+
+    `to` ends the range without belonging to it (document 004 is silent; its example asks for a month as
+    from the 1st to the 1st): a range up to midnight has no hour of the next day.
+    """
     first = int(max(low, connection.created_at) // HOUR) * HOUR
     last = min(high, now)
-    return list(range(first, int(last) + 1, HOUR)) if first <= last else []
+    return [hour for hour in range(first, int(last) + 1, HOUR) if hour < high] if first <= last else []
 
 
 def hour_status(salt: int, connection: Connection, hour: int) -> str | None:
