@@ -24,6 +24,7 @@ from django.db.models import Sum  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from accounts.models import Customer  # noqa: E402
+from bench.support import test_database  # noqa: E402
 from billing import services  # noqa: E402
 from billing.models import LedgerEntry, LedgerEntryKind, Order, Product  # noqa: E402
 from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN  # noqa: E402
@@ -145,48 +146,43 @@ def _overdrafts(customer: Customer) -> int:
 
 def main() -> None:
     setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0)
-    try:
-        account = ProviderAccount(name="bench shop", kind=PROXY_SHOP, base_url="http://sandbox.test/shop")
-        account.secret = "rk_sandbox"
-        account.save()
-        product = Product.objects.create(
-            name="bench",
-            kind=SHOP_PLAN,
-            account=account,
-            parameters={"plan_id": "x"},
-            price_cents=1,
-            renewal_price_cents=1,
-        )
-        print(f"database: {connection.vendor}; {_threads()} thread(s) on one customer's balance")
-        if connection.vendor != "postgresql":
-            print("the target is for PostgreSQL: run `bash scripts/with-test-services.sh make bench`")
-        results = {}
-        for label, history in (("short", SHORT), ("long", LONG)):
-            customer = _customer(f"hot {label}", history)
-            orders = _orders(customer, product, CHARGES, label)
-            # Enough money for three charges in four: the rest must be refused, never overdrawn.
-            amount = 100 * history // (CHARGES * 3 // 4)
-            rate, charged, refused = _race(services.balance_charge, customer, orders, amount)
-            results[label] = rate
-            print(
-                f"running balance, {history:>7,} entries: {rate:7.0f} charges/s "
-                f"({charged} charged, {refused} refused), overdrafts {_overdrafts(customer)}"
-            )
-        customer = _customer("hot baseline", LONG)
-        orders = _orders(customer, product, BASELINE_CHARGES, "baseline")
-        baseline, charged, refused = _race(_summing_charge, customer, orders, 100)
-        print(f"baseline (sum twice per charge), {LONG:,} entries: {baseline:7.0f} charges/s ({charged} charged)")
-        met = results["long"] >= TARGET_PER_SECOND
+    test_database()
+    account = ProviderAccount(name="bench shop", kind=PROXY_SHOP, base_url="http://sandbox.test/shop")
+    account.secret = "rk_sandbox"
+    account.save()
+    product = Product.objects.create(
+        name="bench",
+        kind=SHOP_PLAN,
+        account=account,
+        parameters={"plan_id": "x"},
+        price_cents=1,
+        renewal_price_cents=1,
+    )
+    print(f"database: {connection.vendor}; {_threads()} thread(s) on one customer's balance")
+    if connection.vendor != "postgresql":
+        print("the target is for PostgreSQL: run `bash scripts/with-test-services.sh make bench`")
+    results = {}
+    for label, history in (("short", SHORT), ("long", LONG)):
+        customer = _customer(f"hot {label}", history)
+        orders = _orders(customer, product, CHARGES, label)
+        # Enough money for three charges in four: the rest must be refused, never overdrawn.
+        amount = 100 * history // (CHARGES * 3 // 4)
+        rate, charged, refused = _race(services.balance_charge, customer, orders, amount)
+        results[label] = rate
         print(
-            f"charges/s at {LONG:,} entries: {results['long']:.0f} (target >= {TARGET_PER_SECOND}: "
-            f"{'met' if met else 'NOT met'}), {results['long'] / baseline:.1f}x the baseline; "
-            f"long/short history cost ratio {results['short'] / results['long']:.2f} (1.0 = flat)"
+            f"running balance, {history:>7,} entries: {rate:7.0f} charges/s "
+            f"({charged} charged, {refused} refused), overdrafts {_overdrafts(customer)}"
         )
-    finally:
-        connections.close_all()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    customer = _customer("hot baseline", LONG)
+    orders = _orders(customer, product, BASELINE_CHARGES, "baseline")
+    baseline, charged, refused = _race(_summing_charge, customer, orders, 100)
+    print(f"baseline (sum twice per charge), {LONG:,} entries: {baseline:7.0f} charges/s ({charged} charged)")
+    met = results["long"] >= TARGET_PER_SECOND
+    print(
+        f"charges/s at {LONG:,} entries: {results['long']:.0f} (target >= {TARGET_PER_SECOND}: "
+        f"{'met' if met else 'NOT met'}), {results['long'] / baseline:.1f}x the baseline; "
+        f"long/short history cost ratio {results['short'] / results['long']:.2f} (1.0 = flat)"
+    )
 
 
 if __name__ == "__main__":

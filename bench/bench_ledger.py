@@ -24,6 +24,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from accounts.models import Customer  # noqa: E402
+from bench.support import test_database  # noqa: E402
 from billing import services  # noqa: E402
 from billing.models import LedgerEntry, LedgerEntryKind, Order, Product  # noqa: E402
 from providers.models import ProviderAccount  # noqa: E402
@@ -35,7 +36,7 @@ logging.disable(logging.WARNING)
 
 def main() -> None:
     setup_test_environment()
-    connection.creation.create_test_db(verbosity=0)
+    test_database()
     customer = Customer.objects.create(name="Bench customer", contact_email="bench@example.com")
     other = Customer.objects.create(name="Other customer", contact_email="other@example.com")
     account = ProviderAccount(name="bench shop", kind=PROXY_SHOP, base_url="http://sandbox.test/shop")

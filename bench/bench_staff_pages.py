@@ -21,6 +21,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 
 from accounts.models import Customer, Role, User  # noqa: E402
+from bench.support import test_database  # noqa: E402
 from tests.support.second_factor import mark_verified  # noqa: E402
 
 CUSTOMERS = 5_000  # the list shows 50 a page; search and count still scan all
@@ -30,7 +31,7 @@ logging.disable(logging.WARNING)
 
 def main() -> None:
     setup_test_environment()
-    connection.creation.create_test_db(verbosity=0)
+    test_database()
     Customer.objects.bulk_create(
         Customer(name=f"Customer {n:05d}", contact_email=f"c{n}@example.com") for n in range(CUSTOMERS)
     )

@@ -14,7 +14,7 @@ from inventory.models import Alert, Resource
 from inventory.sync import sync_account
 from ops.models import AuditEvent
 from providers.registry import client_for_account
-from tests.factories import ProviderAccountFactory
+from tests.support.accounts import synced_account
 
 pytestmark = pytest.mark.django_db
 
@@ -23,9 +23,7 @@ DAY = dt.timedelta(days=1)
 
 @pytest.fixture
 def account(sandbox):
-    account = ProviderAccountFactory(kind=IPROXY, name="iProxy sandbox")
-    assert sync_account(account=account).outcome == "ok"
-    return account
+    return synced_account(IPROXY, name="iProxy sandbox")
 
 
 @pytest.fixture

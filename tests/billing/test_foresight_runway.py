@@ -14,9 +14,8 @@ from integrations.iproxy import actions as iproxy_actions
 from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
 from inventory.assignment import resource_assign
 from inventory.models import Alert, Resource
-from inventory.sync import sync_account
 from providers.registry import UpcomingCost
-from tests.factories import ProviderAccountFactory
+from tests.support.accounts import synced_account
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +24,7 @@ DAY = dt.timedelta(days=1)
 
 @pytest.fixture
 def account(sandbox):
-    account = ProviderAccountFactory(kind=IPROXY, name="iProxy sandbox")
-    assert sync_account(account=account).outcome == "ok"
-    return account
+    return synced_account(IPROXY, name="iProxy sandbox")
 
 
 def _phone(account, label: str) -> Resource:

@@ -21,16 +21,14 @@ from inventory.sync import sync_account
 from ops.models import AuditEvent
 from providers import registry
 from providers.registry import client_for_account
-from tests.factories import ProviderAccountFactory
+from tests.support.accounts import synced_account
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def account(sandbox):
-    account = ProviderAccountFactory(kind=IPROXY, name="iProxy sandbox")
-    assert sync_account(account=account).outcome == "ok"
-    return account
+    return synced_account(IPROXY, name="iProxy sandbox")
 
 
 @pytest.fixture

@@ -11,14 +11,13 @@ from django.utils import timezone
 
 from integrations.iproxy import actions as services
 from integrations.iproxy import rules
-from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
+from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
 from inventory import assignment
 from inventory.models import Resource, ResourceStatus
-from inventory.sync import sync_account
 from ops.models import AuditEvent
 from ops.units import format_gb as gb
 from providers.registry import client_for_account
-from tests.factories import ProviderAccountFactory
+from tests.support.accounts import synced_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_cache")]
 
@@ -27,9 +26,7 @@ STAFF = "/staff/inventory/iproxy"
 
 @pytest.fixture
 def account(sandbox):
-    account = ProviderAccountFactory(kind="iproxy")
-    assert sync_account(account=account).outcome == "ok"
-    return account
+    return synced_account(IPROXY)
 
 
 @pytest.fixture

@@ -13,16 +13,15 @@ from django.utils import timezone
 
 from integrations.iproxy import actions as services
 from integrations.iproxy import rules
-from integrations.iproxy.kinds import IPROXY_ACCESS, IPROXY_CONNECTION
+from integrations.iproxy.kinds import IPROXY, IPROXY_ACCESS, IPROXY_CONNECTION
 from integrations.iproxy.models import PhoneCapacity
 from integrations.iproxy.sandbox import IProxySim
 from inventory import assignment
 from inventory.models import Resource, ResourceStatus
-from inventory.sync import sync_account
 from ops.models import AuditEvent
 from providers.registry import client_for_account
 from providers.sandbox.core import json_response
-from tests.factories import ProviderAccountFactory
+from tests.support.accounts import synced_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_cache")]
 
@@ -32,9 +31,7 @@ LOST = "lost_response"
 
 @pytest.fixture
 def account(sandbox):
-    account = ProviderAccountFactory(kind="iproxy")
-    assert sync_account(account=account).outcome == "ok"
-    return account
+    return synced_account(IPROXY)
 
 
 @pytest.fixture
