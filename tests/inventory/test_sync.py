@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 
 import pytest
@@ -57,13 +58,12 @@ def by_label(account: ProviderAccount, kind: str) -> dict[str, Resource]:
     return {resource.label: resource for resource in Resource.objects.filter(account=account, kind=kind)}
 
 
+RESOURCE_WRITE = re.compile(r'\b(INSERT\s+INTO|UPDATE)\s+"inventory_resource"(\s|\()', re.IGNORECASE)
+
+
 def resource_writes(queries: CaptureQueriesContext) -> list[str]:
-    """The statements that wrote the resource table."""
-    return [
-        query["sql"]
-        for query in queries.captured_queries
-        if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE")) and "inventory_resource" in query["sql"]
-    ]
+    """The statements that wrote the resource table (an upsert can sit inside a `WITH`)."""
+    return [query["sql"] for query in queries.captured_queries if RESOURCE_WRITE.search(query["sql"])]
 
 
 def close_to(moment: dt.datetime | None, expected: dt.datetime, seconds: float = 120) -> bool:
