@@ -24,12 +24,10 @@ from django.db.models import Sum  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from accounts.models import Customer  # noqa: E402
-from bench.support import test_database  # noqa: E402
+from bench.support import shop_product, test_database  # noqa: E402
 from billing import services  # noqa: E402
 from billing.models import LedgerEntry, LedgerEntryKind, Order, Product  # noqa: E402
-from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN  # noqa: E402
 from ops import audit  # noqa: E402
-from providers.models import ProviderAccount  # noqa: E402
 
 THREADS = 8  # on PostgreSQL; SQLite's in-memory test database takes one writer at a time: 1 thread there
 SHORT, LONG = 1_000, 100_000
@@ -147,17 +145,7 @@ def _overdrafts(customer: Customer) -> int:
 def main() -> None:
     setup_test_environment()
     test_database()
-    account = ProviderAccount(name="bench shop", kind=PROXY_SHOP, base_url="http://sandbox.test/shop")
-    account.secret = "rk_sandbox"
-    account.save()
-    product = Product.objects.create(
-        name="bench",
-        kind=SHOP_PLAN,
-        account=account,
-        parameters={"plan_id": "x"},
-        price_cents=1,
-        renewal_price_cents=1,
-    )
+    product = shop_product(price_cents=1)
     print(f"database: {connection.vendor}; {_threads()} thread(s) on one customer's balance")
     if connection.vendor != "postgresql":
         print("the target is for PostgreSQL: run `bash scripts/with-test-services.sh make bench`")

@@ -14,8 +14,6 @@ import time
 
 import django
 
-from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django.setup()
@@ -24,10 +22,9 @@ from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from accounts.models import Customer  # noqa: E402
-from bench.support import test_database  # noqa: E402
+from bench.support import shop_product, test_database  # noqa: E402
 from billing import services  # noqa: E402
-from billing.models import LedgerEntry, LedgerEntryKind, Order, Product  # noqa: E402
-from providers.models import ProviderAccount  # noqa: E402
+from billing.models import LedgerEntry, LedgerEntryKind, Order  # noqa: E402
 
 ENTRIES = 100_000
 ROUNDS = 20
@@ -39,17 +36,7 @@ def main() -> None:
     test_database()
     customer = Customer.objects.create(name="Bench customer", contact_email="bench@example.com")
     other = Customer.objects.create(name="Other customer", contact_email="other@example.com")
-    account = ProviderAccount(name="bench shop", kind=PROXY_SHOP, base_url="http://sandbox.test/shop")
-    account.secret = "rk_sandbox"
-    account.save()
-    product = Product.objects.create(
-        name="bench",
-        kind=SHOP_PLAN,
-        account=account,
-        parameters={"plan_id": "x"},
-        price_cents=100,
-        renewal_price_cents=100,
-    )
+    product = shop_product(price_cents=100)
     started = time.perf_counter()
     for owner in (customer, other):
         running = 0

@@ -31,3 +31,22 @@ def test_database() -> None:
             shutil.rmtree(directory, ignore_errors=True)
 
     atexit.register(drop)
+
+
+def shop_product(*, price_cents: int):
+    """A proxy-shop plan on an account no request reaches: what charges and orders need, nothing upstream."""
+    from billing.models import Product
+    from integrations.proxyshop.kinds import PROXY_SHOP, SHOP_PLAN
+    from providers.models import ProviderAccount
+
+    account = ProviderAccount(name="bench shop", kind=PROXY_SHOP, base_url="http://sandbox.test/shop")
+    account.secret = "rk_sandbox"
+    account.save()
+    return Product.objects.create(
+        name="bench",
+        kind=SHOP_PLAN,
+        account=account,
+        parameters={"plan_id": "x"},
+        price_cents=price_cents,
+        renewal_price_cents=price_cents,
+    )
