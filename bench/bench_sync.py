@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 import tracemalloc
 from unittest import mock
@@ -38,6 +37,7 @@ from providers import registry  # noqa: E402
 from providers.models import ProviderAccount  # noqa: E402
 from providers.sandbox import SandboxApp  # noqa: E402
 from providers.sandbox.testing import sandbox_behind_responses  # noqa: E402
+from tests.support.queries import resource_writes  # noqa: E402
 
 FIRST_TOKENS = 20_000
 RESYNC_TOKENS = 100_000
@@ -61,14 +61,6 @@ def _sync(account: ProviderAccount) -> tuple[SyncRun, float]:
     elapsed = time.perf_counter() - started
     assert run.outcome == SyncRun.Outcome.OK, run.error
     return run, elapsed
-
-
-# A statement that writes the resource table; the PostgreSQL upsert sits inside a `WITH`.
-RESOURCE_WRITE = re.compile(r'\b(INSERT\s+INTO|UPDATE)\s+"inventory_resource"(\s|\()', re.IGNORECASE)
-
-
-def _resource_writes(queries: list[dict]) -> int:
-    return sum(1 for query in queries if RESOURCE_WRITE.search(query["sql"]))
 
 
 def _bare_listing(account: ProviderAccount) -> float:
@@ -133,7 +125,7 @@ def main() -> None:
         sync_account(account=memory_account)
         _, resync_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    writes = _resource_writes(queries.captured_queries)
+    writes = len(resource_writes(queries))
     rows = Resource.objects.filter(account=account).count()
     print(f"sync of {rows:,} tokens: first {big_first_s:.2f} s, resync {resync_s:.2f} s", end="")
     print(f" ({resync.unchanged:,} unchanged, {resync.updated} updated, {len(queries)} queries)")

@@ -10,6 +10,7 @@ from integrations.unknownproxies import client as unknownproxies
 from inventory.models import Resource
 from inventory.sync import sync_account
 from tests.factories import ProviderAccountFactory
+from tests.support.accounts import synced_account
 
 TYPES = {
     "resi_token": unknownproxies.ResiToken,
@@ -22,8 +23,7 @@ TYPES = {
 
 @pytest.mark.parametrize("provider_kind", ["unknownproxies", "shop", "iproxy"])
 def test_every_synced_resource_reads_back_typed(db, sandbox, provider_kind):
-    account = ProviderAccountFactory(kind=provider_kind)
-    assert sync_account(account=account).outcome == "ok"
+    account = synced_account(provider_kind)
     resources = list(Resource.objects.filter(account=account))
     assert resources
     for resource in resources:

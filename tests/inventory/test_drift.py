@@ -24,15 +24,14 @@ from ops.models import AuditEvent
 from providers.http import errors
 from providers.registry import ActionRefused, client_for_account
 from tests.factories import ProviderAccountFactory
+from tests.support.accounts import synced_account
 
 GB = 10**9
 
 
 @pytest.fixture
 def account(db, sandbox):
-    account = ProviderAccountFactory(kind=UNKNOWN_PROXIES)
-    sync_account(account=account)
-    return account
+    return synced_account(UNKNOWN_PROXIES)
 
 
 def sold(account, upstream_id: str, customer) -> Resource:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 
 import pytest
@@ -21,6 +20,7 @@ from ops.models import AuditEvent
 from providers.http import errors
 from providers.models import ProviderAccount
 from tests.factories import ProviderAccountFactory
+from tests.support.queries import resource_writes
 
 GB = 10**9  # the Unknown Proxies documents count decimal gigabytes
 HOUR = 3600
@@ -56,14 +56,6 @@ def mirrored(account: ProviderAccount, kind: str | None = None) -> dict[str, Res
 
 def by_label(account: ProviderAccount, kind: str) -> dict[str, Resource]:
     return {resource.label: resource for resource in Resource.objects.filter(account=account, kind=kind)}
-
-
-RESOURCE_WRITE = re.compile(r'\b(INSERT\s+INTO|UPDATE)\s+"inventory_resource"(\s|\()', re.IGNORECASE)
-
-
-def resource_writes(queries: CaptureQueriesContext) -> list[str]:
-    """The statements that wrote the resource table (an upsert can sit inside a `WITH`)."""
-    return [query["sql"] for query in queries.captured_queries if RESOURCE_WRITE.search(query["sql"])]
 
 
 def close_to(moment: dt.datetime | None, expected: dt.datetime, seconds: float = 120) -> bool:

@@ -12,15 +12,14 @@ from inventory.models import DriftItem, Resource
 from inventory.sync import sync_account
 from ops.models import AuditEvent
 from providers.registry import client_for_account
-from tests.factories import ProviderAccountFactory, ResourceFactory
+from tests.factories import ResourceFactory
+from tests.support.accounts import synced_account
 from tests.support.pages import page
 
 
 @pytest.fixture
 def account(db, sandbox):
-    account = ProviderAccountFactory(kind=UNKNOWN_PROXIES, name="Sandbox UP")
-    sync_account(account=account)
-    return account
+    return synced_account(UNKNOWN_PROXIES, name="Sandbox UP")
 
 
 @pytest.fixture
